@@ -1,0 +1,89 @@
+"""Detection speed on one core: a mix of realistic outputs (calls in many formats, prose answers,
+reasoning, fenced examples, long code arguments). Prints detections/s overall and per format.
+
+    .venv/bin/python benchmarks/detect_speed.py [--seconds 0.2]
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.detect import detect  # noqa: E402
+
+CODE = "def parse(s):\n    if '</tool_call>' in s:\n        return {\"a\": [1, 2]}\n    return s.strip()\n" * 8
+PROSE = ("The capital of Norway is Oslo. It lies at the head of the Oslofjord and has about "
+         "700,000 inhabitants; the weather in spring is mild, with frequent rain. ") * 3
+ARGS = {"city": "Oslo", "days": 3}
+
+
+def _j(obj) -> str:
+    return json.dumps(obj)
+
+
+SAMPLES: dict[str, list[str]] = {
+    "prose": [PROSE, "Sure! Here is a short poem:\n\nRoses are red,\nviolets are blue.", "42"],
+    "reasoning": ["<think>The user wants weather. I could call get_weather.</think>\n\nIt is sunny in Oslo.",
+                  "Let me think about it...</think>The answer is 4."],
+    "fenced": ["Example:\n```json\n" + _j({"name": "get_weather", "arguments": ARGS}) + "\n```\nThat's the shape."],
+    "hermes_json": ["<tool_call>\n" + _j({"name": "get_weather", "arguments": ARGS}) + "\n</tool_call>",
+                    "<think>need to write</think>\n<tool_call>\n"
+                    + _j({"name": "write_file", "arguments": {"path": "p.py", "content": CODE}}) + "\n</tool_call>"],
+    "qwen3_coder_xml": ["<tool_call>\n<function=write_file>\n<parameter=path>\np.py\n</parameter>\n<parameter=content>\n"
+                        + CODE + "\n</parameter>\n</function>\n</tool_call>",
+                        "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n</function>\n</tool_call>"],
+    "llama3_json": [_j({"name": "get_weather", "parameters": ARGS}),
+                    "<|python_tag|>" + _j({"name": "get_weather", "parameters": ARGS}) + "<|eom_id|>"],
+    "pythonic": ['[get_weather(city="Oslo", days=3), get_time(tz="UTC")]'],
+    "mistral_v11": ["[TOOL_CALLS]get_weather[ARGS]" + _j(ARGS)],
+    "mistral_v0": ["[TOOL_CALLS] [" + _j({"name": "get_weather", "arguments": ARGS}) + "]"],
+    "gemma4": ['<|tool_call>call:get_weather{city:<|"|>Oslo<|"|>,days:3}<tool_call|>'],
+    "deepseek_v3": ["<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+                    + _j(ARGS) + "\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"],
+    "kimi_k2": ["<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+                + _j(ARGS) + "<|tool_call_end|><|tool_calls_section_end|>"],
+    "glm47": ["<tool_call>get_weather<arg_key>city</arg_key><arg_value>Oslo</arg_value></tool_call>"],
+    "minimax_m2": ['<minimax:tool_call>\n<invoke name="get_weather">\n<parameter name="city">Oslo</parameter>\n'
+                   '</invoke>\n</minimax:tool_call>'],
+    "harmony": ["<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant<|channel|>commentary "
+                "to=functions.get_weather <|constrain|>json<|message|>" + _j(ARGS) + "<|call|>"],
+    "anthropic_xml": ['<function_calls>\n<invoke name="get_weather">\n<parameter name="city">Oslo</parameter>\n'
+                      '</invoke>\n</function_calls>'],
+    "openai_native": [_j({"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": _j(ARGS)}}]})],
+    "command_r_action": ["Action: ```json\n" + _j([{"tool_name": "get_weather", "parameters": ARGS}]) + "\n```"],
+}
+
+
+def rate(texts: list[str], seconds: float) -> float:
+    """Detections per second over texts, repeated for about `seconds`."""
+    count, start = 0, time.perf_counter()
+    while True:
+        for text in texts:
+            detect(text)
+        count += len(texts)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return count / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.2, help="time per measurement")
+    args = parser.parse_args()
+    mix = [t for texts in SAMPLES.values() for t in texts]
+    rate(mix, 0.05)  # warm-up
+    overall = rate(mix, args.seconds * 5)
+    per_format = {name: rate(texts, args.seconds) for name, texts in SAMPLES.items()}
+    print(f"overall: {overall:,.0f} detections/s over {len(mix)} outputs")
+    for name, value in sorted(per_format.items(), key=lambda kv: kv[1]):
+        print(f"  {name:18} {value:>10,.0f}/s")
+    slowest = min(per_format, key=per_format.get)
+    print(f"slowest: {slowest} at {per_format[slowest]:,.0f} detections/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

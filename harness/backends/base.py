@@ -1,0 +1,62 @@
+"""The backend contract: load a model once, then turn cases into raw generations.
+
+A backend yields one Generation per request, in any order, as each finishes: the runner writes
+each as it arrives, so batching and concurrency never delay or lose a finished result.
+"""
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from harness.models import ModelSpec
+from harness.suite import Case
+
+
+@dataclass
+class Request:
+    case: Case
+    sample: int = 0
+
+
+@dataclass
+class Generation:
+    case_id: str
+    sample: int
+    output: str  # raw text, verbatim (reasoning included)
+    tool_calls: list | None = None  # structured calls an API returned beside the text
+    prompt_sha256: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    finish_reason: str | None = None
+    timing: str = "sequential"  # "sequential" | "batched" (latency measured inside a batch) | "replayed"
+    error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
+
+
+@dataclass
+class LoadInfo:
+    load_s: float | None = None
+    size_bytes: int | None = None
+    details: dict = field(default_factory=dict)  # backend-specific facts for the manifest
+
+
+class Backend:
+    """Subclass, set `name` and `option_keys`, and implement load() and generate()."""
+
+    name = ""
+    option_keys: tuple[str, ...] = ()  # keys a models.toml entry may carry for this backend
+    required_keys: tuple[str, ...] = ()
+
+    def __init__(self, spec: ModelSpec):
+        self.spec = spec
+
+    def load(self) -> LoadInfo:
+        raise NotImplementedError
+
+    def generate(self, requests: list[Request]) -> Iterator[Generation]:
+        raise NotImplementedError
+
+    def peak_memory_bytes(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,155 @@
+"""Synthetic training conversations for the built-in demo model.
+
+The demo learns one behaviour: call a tool for requests that need the repository, answer directly
+otherwise. Its prompts are generated from word lists here and never reuse the reference suite's
+prompts, so the reference suite stays a held-out test.
+"""
+import random
+
+SYSTEM = (
+    "You are a coding assistant working inside the user's repository. Use a tool when the answer "
+    "depends on the repository's files or on running a command; otherwise answer directly."
+)
+
+TOOLS = [
+    {
+        "name": "execute_code",
+        "description": "Run a shell command in the repository (type checkers, linters, test runners) and return its output.",
+        "parameters": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "description": "The shell command to run."}},
+            "required": ["code"],
+        },
+    },
+    {
+        "name": "read_file",
+        "description": "Read a file of the repository and return its contents.",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "Path relative to the repository root."}},
+            "required": ["path"],
+        },
+    },
+    {
+        "name": "search_code",
+        "description": "Search the repository's code for a pattern and return matching lines.",
+        "parameters": {
+            "type": "object",
+            "properties": {"query": {"type": "string", "description": "Text or regular expression to look for."}},
+            "required": ["query"],
+        },
+    },
+]
+
+_DIRS = ["src", "lib", "app", "api", "tools", "cli", "config", "pkg", "core", "web", "services", "db",
+         "billing", "orders", "auth", "jobs", "net", "storage", "scripts", "utils", "ui", "infra"]
+_NAMES = ["main", "utils", "models", "parser", "export", "loader", "routes", "views", "client", "server",
+          "cache", "tokens", "worker", "engine", "schema", "report", "queue", "helpers", "store", "session"]
+_EXTS = [".py"] * 6 + [".yaml", ".toml", ".md", ".json", ".cfg", ".txt"]
+_WORDS = ["load", "save", "parse", "send", "fetch", "build", "render", "check", "compute", "open", "close",
+          "user", "order", "config", "token", "file", "queue", "cache", "price", "report", "retry", "page"]
+
+# (phrasings, command) per kind of run; {t} is a file or folder.
+_RUNS = [
+    (["Type-check {t} with mypy.", "Run mypy on {t}.", "Check the types in {t}.", "Are there type errors in {t}?",
+      "Does {t} pass the type checker?", "Run the type checker over {t}.", "Run pyright on {t}.",
+      "Check {t} with mypy --strict.", "Find the type errors in {t}."],
+     ["mypy {t}"] * 6 + ["pyright {t}", "mypy --strict {t}", "mypy {t}"]),
+    (["Lint {t} with ruff.", "Run ruff on {t}.", "Check {t} for lint errors.", "Run the linter on {t}.",
+      "Does {t} pass ruff check?", "Find style problems in {t}.", "Any unused imports in {t}?",
+      "Run ruff check over {t}."],
+     ["ruff check {t}"] * 8),
+    (["Run the tests in {t}.", "Run pytest on {t}.", "Do the tests for {t} pass?", "Execute the test suite for {t}.",
+      "Run pytest -x on {t}.", "Which tests in {t} fail?", "Run the unit tests of {t}."],
+     ["pytest {t}"] * 4 + ["pytest -x {t}", "pytest {t}", "pytest {t}"]),
+]
+_READS = ["Show me {f}.", "Read {f}.", "Open {f}.", "What is in {f}?", "Print the contents of {f}.",
+          "Read {f} and summarise it.", "Display the file {f}.", "Show the contents of {f}.", "Open the file {f}."]
+_SEARCHES = ["Where is {s} defined?", "Search the code for {s}.", "Find all uses of {s}.", "Which files call {s}?",
+             "Grep the repository for {s}.", "Find where {s} is used.", "Look for {s} in the code.",
+             "Find every call to {s}.", "Search for the function {s}."]
+_PREFIXES = ["", "", "", "Please: ", "Quick one. ", "Hey, ", "Can you help? "]
+_SUFFIXES = ["", "", "", " Thanks.", " Tell me what it reports.", " Report back.", " I need it now.",
+             " List the problems.", " Keep it short."]
+
+# General questions with short direct answers.
+_DIRECT = [
+    ("What is a Python generator?", "A generator is a function that yields values lazily, one at a time."),
+    ("Explain what a hash map is.", "A hash map stores key-value pairs and finds a key by its hash."),
+    ("How do I sort a dict by value in Python?", "Use sorted(d.items(), key=lambda kv: kv[1])."),
+    ("Why is recursion sometimes slow?", "Each call adds a stack frame, and naive recursion can repeat work."),
+    ("What is the difference between git merge and git pull?", "git pull fetches and then merges; git merge only joins branches."),
+    ("What is a deadlock?", "A deadlock is when threads wait on each other's locks forever."),
+    ("What does HTTP 500 mean?", "500 means the server failed while handling the request."),
+    ("How do I copy a list in Python?", "Use new = old.copy() or new = list(old)."),
+    ("What is the difference between == and is?", "== compares values; is compares identity."),
+    ("Explain unit tests in one sentence.", "Unit tests check small pieces of code in isolation, automatically."),
+    ("What is JSON?", "JSON is a text format for objects, arrays, strings, numbers, booleans and null."),
+    ("Why does 0.1 + 0.2 not equal 0.3?", "0.1 and 0.2 have no exact binary form, so the sum is rounded."),
+]
+_CONCEPTS = ["a coroutine", "a dataclass", "inheritance", "a lambda", "polymorphism", "a context manager",
+             "garbage collection", "a linked list", "a binary tree", "dependency injection", "an iterator",
+             "a semaphore", "caching", "a hash function", "an enum", "a heap", "a queue", "a stack",
+             "an interface", "duck typing", "a thread pool", "a socket", "recursion", "a pointer", "a regex",
+             "a mutex", "a compiler", "an interpreter", "a closure", "a module", "a package", "a commit"]
+_TASKS = ["merge two dicts", "flatten a list", "parse a date", "format a float", "remove duplicates",
+          "count words", "check if a key exists", "read an environment variable", "sleep for a second",
+          "get the current time", "split a string", "round a number", "reverse a list", "sort a list"]
+_GENERAL = [("What is {x}?", "{x} is a common programming idea; in short, it is a building block of clean code."),
+            ("Explain {x}.", "In short, {x} is a standard concept in programming."),
+            ("Explain {x} in one paragraph.", "In short, {x} is a standard concept in programming."),
+            ("Define {x} in one sentence.", "{x}: a standard concept in programming."),
+            ("Why would I use {x}?", "You use {x} to keep code simple and correct."),
+            ("What does {x} mean in programming?", "It means {x}, a standard concept in programming.")]
+_HOWTO = [("How do I {t} in Python?", "You can {t} with a short call from the standard library."),
+          ("What is the easiest way to {t}?", "The easiest way to {t} is a one-line standard-library call.")]
+
+
+def _call(name: str, **arguments) -> dict:
+    return {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments}}]}
+
+
+def _path(rng: random.Random) -> str:
+    if rng.random() < 0.25:
+        return rng.choice(_DIRS)
+    return f"{rng.choice(_DIRS)}/{rng.choice(_NAMES)}{rng.choice(_EXTS)}"
+
+
+def _symbol(rng: random.Random) -> str:
+    a, b = rng.choice(_WORDS), rng.choice(_WORDS + _NAMES)
+    return f"{a}_{b}" if rng.random() < 0.7 else f"{a.title()}{b.title()}"
+
+
+def _dress(rng: random.Random, text: str) -> str:
+    return rng.choice(_PREFIXES) + text + rng.choice(_SUFFIXES)
+
+
+def conversations(n_per_kind: int = 80, seed: int = 0) -> list[dict]:
+    """Seeded conversations in mlx-lm's chat format: {"messages": [...], "tools": [...]}."""
+    rng = random.Random(seed)
+    system = {"role": "system", "content": SYSTEM}
+    out = []
+    for phrasings, commands in _RUNS:
+        for _ in range(n_per_kind):
+            i = rng.randrange(len(phrasings))
+            target = _path(rng)
+            user = _dress(rng, phrasings[i].format(t=target))
+            out.append([system, {"role": "user", "content": user}, _call("execute_code", code=commands[i].format(t=target))])
+    for _ in range(n_per_kind):
+        f = _path(rng)
+        out.append([system, {"role": "user", "content": _dress(rng, rng.choice(_READS).format(f=f))}, _call("read_file", path=f)])
+    for _ in range(n_per_kind):
+        s = _symbol(rng)
+        out.append([system, {"role": "user", "content": _dress(rng, rng.choice(_SEARCHES).format(s=s))}, _call("search_code", query=s)])
+    direct = list(_DIRECT)
+    for _ in range(n_per_kind):
+        q, a = rng.choice(_GENERAL)
+        x = rng.choice(_CONCEPTS)
+        direct.append((q.format(x=x), a.format(x=x)))
+        q, a = rng.choice(_HOWTO)
+        t = rng.choice(_TASKS)
+        direct.append((q.format(t=t), a.format(t=t)))
+    for question, answer in direct:
+        out.append([system, {"role": "user", "content": _dress(rng, question)}, {"role": "assistant", "content": answer}])
+    rng.shuffle(out)
+    return [{"messages": m, "tools": TOOLS} for m in out]

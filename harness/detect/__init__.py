@@ -1,0 +1,29 @@
+"""Tool-call detection in raw model output, in any known format (stdlib only).
+
+detect(text, tools) removes reasoning, runs the format cascade on what is visible, and labels
+near misses (calls inside reasoning, fenced or quoted calls)."""
+from harness.detect.base import Detection, ToolCall
+from harness.detect.cascade import scan
+from harness.detect.reasoning import split_reasoning
+from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
+from harness.detect.values import schema_from_tools
+
+__all__ = ["Detection", "ToolCall", "detect"]
+
+
+def detect(text: str, tools: list[dict] | None = None) -> Detection:
+    """The calls in one model output. Never raises: model output is untrusted input."""
+    try:
+        if not isinstance(text, str):
+            text = "" if text is None else str(text)
+        schema = schema_from_tools(tools)
+        split = split_reasoning(text)
+        found = scan(split.visible, schema)
+        if found.outcome == "none" and found.near_miss is None:
+            if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
+                found.near_miss = IN_UNFINISHED_REASONING
+            elif split.reasoning and scan("\n".join(split.reasoning), schema, near_misses=False).outcome != "none":
+                found.near_miss = IN_REASONING
+        return found
+    except Exception as exc:  # a detector bug must cost one record, not a whole run
+        return Detection(outcome="malformed", near_miss=f"detector error: {type(exc).__name__}")

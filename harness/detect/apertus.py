@@ -1,0 +1,14 @@
+"""Apertus `<|tools_prefix|>[{"get_weather": {"city": "Oslo"}}]<|tools_suffix|>`: the short form,
+where an object's only key is the tool name."""
+from harness.detect.base import ToolCall
+from harness.detect.json_calls import as_arguments, tagged_json, to_call
+
+
+def _short_form(obj) -> ToolCall | None:
+    if isinstance(obj, dict) and len(obj) == 1 and "name" not in obj:
+        (name, args), = obj.items()
+        return ToolCall(name, as_arguments(args)) if name.strip() else None
+    return to_call(obj)
+
+
+FORMAT = tagged_json("apertus", "<|tools_prefix|>", shape=_short_form)

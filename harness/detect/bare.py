@@ -1,0 +1,30 @@
+"""Bare JSON calls with no marker (Llama 3.x JSON mode, xLAM and other JSON-list fine-tunes). They
+count only as the whole visible answer, and every object needs `name` plus `arguments` or
+`parameters`: a lone `name` key is data."""
+import re
+
+from harness.detect.json_calls import json_calls, to_call
+from harness.detect.spec import Format, result
+
+# A cut-off answer counts only when it already shows an arguments key: without a marker, a
+# truncated `{"name": ...` could as well be data.
+_ARGS_KEY = re.compile(r"""["'](?:arguments|parameters)["']\s*:""")
+
+
+def _call(obj):
+    return to_call(obj, require_args=True)
+
+
+def _parse(text, i, schema):
+    s = text.strip()
+    if not s.startswith(("{", "[")):
+        return None
+    calls, bad, end = json_calls(s, 0, _call)
+    if not calls or (end < len(s) and not bad):
+        return None  # data, or JSON followed by prose
+    if any(c.arguments is None for c in calls) and not _ARGS_KEY.search(s):
+        return None
+    return result("json_list" if s[0] == "[" else "llama3_json", calls, bad)
+
+
+FORMAT = Format("llama3_json", (), _parse)

@@ -1,0 +1,40 @@
+"""Kimi K2 `<|tool_calls_section_begin|><|tool_call_begin|>functions.NAME:IDX<|tool_call_argument_begin|>{json}<|tool_call_end|>…`."""
+import re
+
+from harness.detect.base import ToolCall
+from harness.detect.json_calls import as_arguments
+from harness.detect.lenient import decode
+from harness.detect.spec import Format, result, skip_ws
+
+_CALL = "<|tool_call_begin|>"
+_ARGS = "<|tool_call_argument_begin|>"
+_ID = re.compile(r"(?:functions\.)?(.+?)(?::\d+)?")
+
+
+def _parse(text, i, schema):
+    calls, bad = [], False
+    j = text.find(_CALL, i)
+    if j < 0:
+        return result("kimi_k2", [], True)
+    while j >= 0:
+        a = text.find(_ARGS, j)
+        nxt = text.find(_CALL, j + len(_CALL))
+        if a < 0 or (0 <= nxt < a):  # no argument token: the id may be cut off
+            bad = True
+            j = nxt
+            continue
+        ident = _ID.fullmatch(text[j + len(_CALL):a].strip())
+        name = ident.group(1).strip() if ident else ""
+        try:
+            value, end = decode(text, skip_ws(text, a + len(_ARGS)))
+            args = as_arguments(value)
+        except ValueError:
+            args, end = None, a + len(_ARGS)
+        if name:
+            calls.append(ToolCall(name, args))
+        bad = bad or args is None or not name
+        j = text.find(_CALL, end)
+    return result("kimi_k2", calls, bad)
+
+
+FORMAT = Format("kimi_k2", ("<|tool_calls_section_begin|>", "<|tool_call_section_begin|>", _CALL), _parse)

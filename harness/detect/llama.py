@@ -1,0 +1,52 @@
+"""Llama 3.x: `<|python_tag|>` followed by JSON calls (`;`-separated), a built-in
+`brave_search.call(query=…)`, or raw code for the code interpreter; and the Llama 3.1 custom /
+Functionary v3.1 form `<function=NAME>{json}</function>`. Bare Llama JSON is in bare.py."""
+import re
+
+from harness.detect.base import ToolCall
+from harness.detect.json_calls import as_arguments, json_calls
+from harness.detect.lenient import decode
+from harness.detect.pythonic import read_kwargs
+from harness.detect.spec import NAME, Format, result, skip_ws
+
+_TAG = "<|python_tag|>"
+_FUNCTION = re.compile(r"<function=([^>\n]+)>\s*")
+
+
+def _python_tag(text, i, schema):
+    p = skip_ws(text, i + len(_TAG))
+    if text.startswith(("{", "["), p):
+        calls, bad, _ = json_calls(text, p)
+        return result("llama3_json", calls, bad)
+    m = NAME.match(text, p)
+    if m and m.group().endswith(".call") and text.startswith("(", m.end()):
+        name = m.group()[:-len(".call")]
+        try:
+            args, _ = read_kwargs(text, m.end() + 1)
+        except ValueError:
+            return result("llama3_builtin", [ToolCall(name, None)], True)
+        return result("llama3_builtin", [ToolCall(name, args)])
+    code = text[p:].strip()  # the code interpreter takes raw Python (llama.cpp names the tool "python")
+    return result("llama3_builtin", [ToolCall("python", {"code": code})] if code else [], not code)
+
+
+def _function_tag(text, i, schema):
+    m = _FUNCTION.match(text, i)
+    if not m or not text.startswith("{", m.end()):
+        return None  # Qwen3-Coder XML (or a cut-off header it reports)
+    calls, bad = [], False
+    while m:
+        try:
+            value, end = decode(text, m.end())
+            args = as_arguments(value)
+        except ValueError:
+            args, end = None, m.end()
+        calls.append(ToolCall(m.group(1).strip(), args))
+        bad = bad or args is None
+        nxt = text.find("<function=", end)
+        m = _FUNCTION.match(text, nxt) if nxt >= 0 else None
+    return result("function_tag_json", calls, bad)
+
+
+PYTHON_TAG = Format("llama3_json", (_TAG,), _python_tag)
+FUNCTION_TAG = Format("function_tag_json", ("<function=",), _function_tag)

@@ -1,0 +1,36 @@
+"""Prompted ReAct `Action: NAME⏎Action Input: {json}` (LangChain-style agents); the input ends
+before `Observation:`. A non-JSON input is kept as {"input": text}."""
+import re
+
+from harness.detect.base import ToolCall
+from harness.detect.json_calls import as_arguments
+from harness.detect.lenient import decode
+from harness.detect.spec import Format, result, skip_ws
+
+_STEP = re.compile(r"Action:[ \t]*([^\n`]+?)[ \t]*\n[ \t]*Action Input:[ \t]*")
+_STOP = re.compile(r"\n\s*(?:Observation|Thought|Action):")
+
+
+def _parse(text, i, schema):
+    m = _STEP.match(text, i)
+    if not m:
+        return None
+    calls, bad = [], False
+    while m:
+        stop = _STOP.search(text, m.end())
+        raw = text[m.end():stop.start() if stop else len(text)].strip()
+        if raw.startswith("{"):
+            try:
+                args = as_arguments(decode(raw)[0])
+            except ValueError:
+                args = None
+        else:
+            args = {"input": raw}
+        calls.append(ToolCall(m.group(1), args))
+        bad = bad or args is None
+        nxt = text.find("Action:", stop.start()) if stop else -1
+        m = _STEP.match(text, nxt) if nxt >= 0 else None
+    return result("react", calls, bad)
+
+
+FORMAT = Format("react", ("Action:",), _parse)

@@ -1,0 +1,87 @@
+"""Reasoning removal (rule 1): closed spans are cut out, an orphan closing tag makes everything
+before it reasoning (the template pre-filled the opener), and an opener that never closes makes
+everything after it reasoning. Harmony analysis messages count unless they name a recipient."""
+from dataclasses import dataclass, field
+
+_PAIRS = (
+    ("<think>", "</think>"),
+    ("<seed:think>", "</seed:think>"),
+    ("[THINK]", "[/THINK]"),
+    ("<|START_THINKING|>", "<|END_THINKING|>"),
+    ("<|inner_prefix|>", "<|inner_suffix|>"),
+    ("<|channel>", "<channel|>"),  # Gemma 4 (harmony's token is `<|channel|>`)
+    ("<thinking>", "</thinking>"),
+)
+_ANALYSIS = "<|channel|>analysis"
+_MESSAGE = "<|message|>"
+
+
+@dataclass
+class Split:
+    visible: str
+    reasoning: list[str] = field(default_factory=list)  # closed (or orphan-closed) spans
+    unfinished: str | None = None  # what followed an opener that never closed
+
+
+def split_reasoning(text: str) -> Split:
+    split = Split(text)
+    for opener, closer in _PAIRS:
+        if opener in split.visible or closer in split.visible:
+            _remove_pair(split, opener, closer)
+    if _ANALYSIS in split.visible:
+        _remove_analysis(split)
+    return split
+
+
+def _remove_pair(split: Split, opener: str, closer: str) -> None:
+    text, out, pos = split.visible, [], 0
+    o = text.find(opener)
+    while True:
+        if 0 <= o < pos:  # search again only when passed: a missing opener is not searched for each closer
+            o = text.find(opener, pos)
+        c = text.find(closer, pos)
+        if c >= 0 and (o < 0 or c < o):  # an orphan closer: everything so far was reasoning
+            split.reasoning.append("".join(out) + text[pos:c])
+            out, pos = [], c + len(closer)
+        elif o >= 0:
+            out.append(text[pos:o])
+            c = text.find(closer, o + len(opener))
+            if c < 0:
+                _unfinished(split, text[o + len(opener):])
+                break
+            split.reasoning.append(text[o + len(opener):c])
+            pos = c + len(closer)
+        else:
+            out.append(text[pos:])
+            break
+    split.visible = "".join(out)
+
+
+def _unfinished(split: Split, tail: str) -> None:
+    split.unfinished = tail if split.unfinished is None else tail + split.unfinished
+
+
+def _remove_analysis(split: Split) -> None:
+    text, out, pos = split.visible, [], 0
+    while True:
+        j = text.find(_ANALYSIS, pos)
+        if j < 0:
+            out.append(text[pos:])
+            break
+        m = text.find(_MESSAGE, j)
+        start = text.rfind("<|start|>", pos, j)  # a recipient may sit before the channel
+        if start >= 0 and text.find(_MESSAGE, start, j) >= 0:
+            start = -1
+        header = text[start if start >= 0 else j:m if m >= 0 else len(text)]
+        if "to=" in header:  # an analysis message addressed to a tool is a call
+            out.append(text[pos:j + len(_ANALYSIS)])
+            pos = j + len(_ANALYSIS)
+            continue
+        out.append(text[pos:j])
+        end = text.find("<|end|>", m) if m >= 0 else -1
+        if end < 0:
+            _unfinished(split, text[m + len(_MESSAGE):] if m >= 0 else "")
+            break
+        split.reasoning.append(text[m + len(_MESSAGE):end])
+        pos = end + len("<|end|>")
+    split.visible = "".join(out)

@@ -1,0 +1,291 @@
+"""Expectations: what a case expects the model to do, parsed from the suite's TOML/JSON form.
+
+Forms (`expect = …` in a suite):
+  "direct"                      answer without calling a tool
+  "tool"                        call any tool
+  { call = NAME, arguments = { PARAM = MATCHER, … }, extra_arguments = "forbid" | "allow" }
+  { calls = [ {call = …, arguments = …}, … ], order = "any" | "exact" }     parallel calls
+  { any_of = [ EXPECTATION, … ] }                                           alternatives
+A MATCHER is a literal (deep equality; 1 and 1.0 are equal, true is not 1) or a table of keys that
+must all hold: one_of (+ normalize = "bfcl"), regex (re.search: anchor it yourself), contains,
+type, approx (+ tol), fields (+ extra_fields), items, optional, absent. A table is always a
+matcher, never a literal object: match an object with `fields`.
+"""
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import InputError
+
+JSON_TYPES = ("integer", "number", "string", "boolean", "array", "object", "null")
+MATCHER_KEYS = ("one_of", "normalize", "regex", "contains", "type", "approx", "tol",
+                "fields", "extra_fields", "items", "optional", "absent")
+NORMALIZERS = ("bfcl",)
+EXTRA_POLICIES = ("forbid", "allow")
+ORDERS = ("any", "exact")
+DEFAULT_TOL = 1e-6
+
+
+class _Unset:
+    """Marks a matcher without a literal: None is a real literal (JSON null)."""
+
+    def __repr__(self):
+        return "UNSET"
+
+
+UNSET = _Unset()
+
+
+@dataclass
+class Matcher:
+    """One argument's constraints; every constraint that is set must hold."""
+    equals: Any = UNSET
+    one_of: list | None = None
+    normalize: str | None = None
+    regex: str | None = None
+    contains: str | None = None
+    type: str | None = None
+    approx: float | None = None
+    tol: float | None = None
+    fields: "dict[str, Matcher] | None" = None
+    extra_fields: str = "forbid"
+    items: "list[Matcher] | None" = None
+    optional: bool = False
+    absent: bool = False
+
+    def to_raw(self) -> Any:
+        if self.equals is not UNSET:
+            return self.equals
+        raw = {}
+        for key in MATCHER_KEYS:
+            value = getattr(self, key)
+            if key == "extra_fields" and (self.fields is None or value == "forbid"):
+                continue
+            if value is None or value is False:
+                continue
+            if key == "fields":
+                value = {name: m.to_raw() for name, m in value.items()}
+            elif key == "items":
+                value = [m.to_raw() for m in value]
+            raw[key] = value
+        return raw
+
+
+@dataclass
+class CallExpect:
+    name: str
+    arguments: dict[str, Matcher] | None = None  # None: any arguments are fine
+    extra_arguments: str = "forbid"
+
+    def to_raw(self) -> dict:
+        raw: dict = {"call": self.name}
+        if self.arguments is not None:
+            raw["arguments"] = {name: m.to_raw() for name, m in self.arguments.items()}
+        if self.extra_arguments != "forbid":
+            raw["extra_arguments"] = self.extra_arguments
+        return raw
+
+
+@dataclass
+class Expectation:
+    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of"
+    calls: list[CallExpect] = field(default_factory=list)  # one for "call"
+    order: str = "any"
+    alternatives: "list[Expectation]" = field(default_factory=list)
+
+    def to_raw(self) -> Any:
+        if self.kind in ("direct", "tool"):
+            return self.kind
+        if self.kind == "call":
+            return self.calls[0].to_raw()
+        if self.kind == "calls":
+            raw: dict = {"calls": [c.to_raw() for c in self.calls]}
+            if self.order != "any":
+                raw["order"] = self.order
+            return raw
+        return {"any_of": [alt.to_raw() for alt in self.alternatives]}
+
+
+def is_tool_expected(exp: Expectation) -> bool:
+    """True when the case expects a call; any_of expects one only if every alternative does."""
+    if exp.kind == "any_of":
+        return all(is_tool_expected(alt) for alt in exp.alternatives)
+    return exp.kind != "direct"
+
+
+def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation:
+    """Parse the suite form; `where` prefixes errors ("suites/x.toml: case 'a'")."""
+    if isinstance(raw, str):
+        if raw in ("direct", "tool"):
+            return Expectation(raw)
+        _fail(where, name, f"unknown expectation {raw!r}",
+              'use "direct", "tool", or a table with call, calls or any_of')
+    if not isinstance(raw, dict):
+        _fail(where, name, f"expected a string or a table, got {_type_name(raw)}",
+              'use "direct", "tool", or a table with call, calls or any_of')
+    forms = [key for key in ("call", "calls", "any_of") if key in raw]
+    if len(forms) != 1:
+        _fail(where, name, f"table has keys {sorted(raw)}",
+              "give exactly one of call, calls or any_of")
+    form = forms[0]
+    if form == "call":
+        return Expectation("call", calls=[_parse_call(raw, where, name)])
+    if form == "calls":
+        _check_keys(raw, ("calls", "order"), where, name)
+        items = _nonempty_list(raw["calls"], where, f"{name}.calls")
+        calls = [_parse_call(item, where, f"{name}.calls[{i}]") for i, item in enumerate(items)]
+        order = _choice(raw.get("order", "any"), ORDERS, where, f"{name}.order")
+        return Expectation("calls", calls=calls, order=order)
+    _check_keys(raw, ("any_of",), where, name)
+    items = _nonempty_list(raw["any_of"], where, f"{name}.any_of")
+    return Expectation("any_of", alternatives=[
+        parse_expectation(item, where, f"{name}.any_of[{i}]") for i, item in enumerate(items)])
+
+
+def parse_matcher(raw: Any, where: str, name: str) -> Matcher:
+    if not isinstance(raw, dict):
+        _check_literal(raw, where, name)
+        return Matcher(equals=raw)
+    if not raw:
+        _fail(where, name, "empty matcher table", "give a literal or matcher keys such as one_of")
+    unknown = [key for key in raw if key not in MATCHER_KEYS]
+    if unknown:
+        _fail(where, name, f"unknown matcher key {unknown[0]!r}",
+              f"use one of {', '.join(MATCHER_KEYS)} (match an object with fields)")
+    m = Matcher()
+    if "one_of" in raw:
+        m.one_of = _nonempty_list(raw["one_of"], where, f"{name}.one_of")
+        for i, item in enumerate(m.one_of):
+            _check_literal(item, where, f"{name}.one_of[{i}]", allow_object=True)
+    if "normalize" in raw:
+        m.normalize = _choice(raw["normalize"], NORMALIZERS, where, f"{name}.normalize")
+        _needs(raw, "normalize", "one_of", where, name)
+    if "regex" in raw:
+        m.regex = _string(raw["regex"], where, f"{name}.regex")
+        try:
+            re.compile(m.regex)
+        except re.error as e:
+            _fail(where, f"{name}.regex", f"bad regular expression: {e}", "fix the pattern")
+    if "contains" in raw:
+        m.contains = _string(raw["contains"], where, f"{name}.contains")
+    if "type" in raw:
+        m.type = _choice(raw["type"], JSON_TYPES, where, f"{name}.type")
+    if "approx" in raw:
+        m.approx = _number(raw["approx"], where, f"{name}.approx")
+        m.tol = _number(raw.get("tol", DEFAULT_TOL), where, f"{name}.tol")
+    elif "tol" in raw:
+        _needs(raw, "tol", "approx", where, name)
+    if "fields" in raw:
+        if not isinstance(raw["fields"], dict):
+            _fail(where, f"{name}.fields", f"expected a table, got {_type_name(raw['fields'])}",
+                  "give { KEY = MATCHER, … }")
+        m.fields = {key: parse_matcher(value, where, f"{name}.fields.{key}")
+                    for key, value in raw["fields"].items()}
+    if "extra_fields" in raw:
+        m.extra_fields = _choice(raw["extra_fields"], EXTRA_POLICIES, where, f"{name}.extra_fields")
+        _needs(raw, "extra_fields", "fields", where, name)
+    if "items" in raw:
+        if not isinstance(raw["items"], list):
+            _fail(where, f"{name}.items", f"expected a list, got {_type_name(raw['items'])}",
+                  "give [MATCHER, …], one per element")
+        m.items = [parse_matcher(value, where, f"{name}.items[{i}]")
+                   for i, value in enumerate(raw["items"])]
+    m.optional = _flag(raw, "optional", where, name)
+    m.absent = _flag(raw, "absent", where, name)
+    if m.absent and len(raw) > 1:
+        _fail(where, name, "absent = true cannot be combined with other keys",
+              "use { absent = true } alone")
+    return m
+
+
+def parse_arguments(raw: Any, where: str, name: str) -> dict[str, Matcher]:
+    if not isinstance(raw, dict):
+        _fail(where, name, f"expected a table, got {_type_name(raw)}", "give { PARAM = MATCHER, … }")
+    return {key: parse_matcher(value, where, f"{name}.{key}") for key, value in raw.items()}
+
+
+def _parse_call(raw: Any, where: str, name: str) -> CallExpect:
+    if not isinstance(raw, dict):
+        _fail(where, name, f"expected a table, got {_type_name(raw)}",
+              "give { call = NAME, arguments = { … } }")
+    _check_keys(raw, ("call", "arguments", "extra_arguments"), where, name)
+    if "call" not in raw:
+        _fail(where, f"{name}.call", "missing", "name the tool the model should call")
+    call = _string(raw["call"], where, f"{name}.call")
+    if not call:
+        _fail(where, f"{name}.call", "empty", "name the tool the model should call")
+    arguments = (parse_arguments(raw["arguments"], where, f"{name}.arguments")
+                 if "arguments" in raw else None)
+    extra = _choice(raw.get("extra_arguments", "forbid"), EXTRA_POLICIES, where,
+                    f"{name}.extra_arguments")
+    return CallExpect(call, arguments, extra)
+
+
+def _check_literal(value: Any, where: str, name: str, allow_object: bool = False) -> None:
+    """Literals are JSON values; TOML dates and such cannot come from a model's call."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_literal(item, where, f"{name}[{i}]", allow_object=True)
+        return
+    elif isinstance(value, dict) and allow_object:
+        for key, item in value.items():
+            _check_literal(item, where, f"{name}.{key}", allow_object=True)
+        return
+    _fail(where, name, f"{_type_name(value)} {value!r} is not a JSON value",
+          "give a string, number, boolean, list or null")
+
+
+def _check_keys(raw: dict, allowed: tuple, where: str, name: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            _fail(where, f"{name}.{key}", "unknown key", f"use only {', '.join(allowed)}")
+
+
+def _needs(raw: dict, key: str, other: str, where: str, name: str) -> None:
+    if other not in raw:
+        _fail(where, f"{name}.{key}", f"only applies together with {other}", f"add {other} or remove {key}")
+
+
+def _nonempty_list(value: Any, where: str, name: str) -> list:
+    if not isinstance(value, list) or not value:
+        _fail(where, name, f"expected a non-empty list, got {value!r}", "give a list with at least one item")
+    return value
+
+
+def _choice(value: Any, choices: tuple, where: str, name: str) -> str:
+    if value not in choices:
+        _fail(where, name, f"unknown value {value!r}", f"use one of {', '.join(choices)}")
+    return value
+
+
+def _string(value: Any, where: str, name: str) -> str:
+    if not isinstance(value, str):
+        _fail(where, name, f"expected a string, got {_type_name(value)}", "quote the value")
+    return value
+
+
+def _number(value: Any, where: str, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(where, name, f"expected a number, got {_type_name(value)}", "give a number")
+    return value
+
+
+def _flag(raw: dict, key: str, where: str, name: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        _fail(where, f"{name}.{key}", f"expected true or false, got {value!r}", f"write {key} = true")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return "table" if isinstance(value, dict) else type(value).__name__
+
+
+def _fail(where: str, name: str, problem: str, fix: str):
+    raise InputError(f"{where}: field {name!r}: {problem}; {fix}")

@@ -1,0 +1,62 @@
+"""`harness import bfcl`: turn BFCL categories into JSONL suites (and optionally a ground-truth replay file)."""
+import argparse
+import json
+from pathlib import Path
+
+from harness.bfcl import CATEGORIES, hermes_output, load_bfcl
+from harness.errors import InputError
+
+HELP = """\
+Import BFCL categories as JSONL suites, one case per line (id, category, messages, tools, expect).
+-o OUT ending in .jsonl writes every category into that one suite; any other OUT is a folder that
+gets one suite per category, named bfcl_<category>.jsonl. Java and JavaScript categories, multi-turn,
+memory, web search and format sensitivity are not imported.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = HELP
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("source", choices=["bfcl"], help="the benchmark to import")
+    parser.add_argument("--data", metavar="PATH",
+                        help="bfcl_eval/data folder, an unpacked bfcl-eval wheel or the .whl file; "
+                             "default: the installed bfcl_eval package")
+    parser.add_argument("--category", action="append", metavar="NAMES",
+                        help=f"comma-separated, repeatable; default: all of {', '.join(CATEGORIES)}")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="a .jsonl file (one suite) or a folder (one suite per category)")
+    parser.add_argument("--ground-truth", metavar="FILE",
+                        help="also write {id, output} JSONL with each case's first acceptable answer "
+                             "as Hermes <tool_call> text, for `harness run --replay FILE` (irrelevance: a "
+                             "plain answer; live_relevance: a call to the first tool)")
+
+
+def main(args: argparse.Namespace) -> int:
+    # dict.fromkeys: a category named twice is imported once
+    names = list(dict.fromkeys(n.strip() for arg in args.category or [",".join(CATEGORIES)]
+                               for n in arg.split(",") if n.strip()))
+    if not names:
+        raise InputError("--category: no category named; use e.g. --category simple_python,multiple")
+    imported = load_bfcl(args.data, names)
+    out = Path(args.output)
+    if out.suffix == ".jsonl":
+        _write_jsonl(out, [item.case for item in imported])
+        print(f"{out}: {len(imported)} cases")
+    else:
+        for name in names:
+            path = out / f"bfcl_{name}.jsonl"
+            cases = [item.case for item in imported if item.case["category"] == name]
+            _write_jsonl(path, cases)
+            print(f"{path}: {len(cases)} cases")
+    if args.ground_truth:
+        _write_jsonl(Path(args.ground_truth),
+                     [{"id": item.case["id"], "output": hermes_output(item.truth)} for item in imported])
+        print(f"{args.ground_truth}: {len(imported)} ground-truth outputs")
+    return 0
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")

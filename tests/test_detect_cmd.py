@@ -1,0 +1,79 @@
+"""`harness detect`: JSONL in, one JSON line per record out; --text prints one detection readably."""
+import argparse
+import io
+import json
+
+import pytest
+
+from harness import detect_cmd
+from harness.errors import InputError
+
+HERMES = '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    detect_cmd.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_jsonl_file(tmp_path, capsys):
+    src = tmp_path / "outputs.jsonl"
+    records = [{"id": "a", "output": HERMES}, {"output": "Just prose."},
+               {"id": 3, "output": "<tool_call>\n<function=f>\n<parameter=n>\n7\n</parameter>\n</function>",
+                "tools": [{"name": "f", "parameters": {"properties": {"n": {"type": "string"}}}}]}]
+    src.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    assert detect_cmd.main(parse([str(src)])) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == {"id": "a", "outcome": "call", "format": "hermes_json",
+                        "calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}], "near_miss": None}
+    assert list(lines[0]) == ["id", "outcome", "format", "calls", "near_miss"]
+    assert lines[1]["id"] is None and lines[1]["outcome"] == "none"
+    assert lines[2]["calls"] == [{"name": "f", "arguments": {"n": "7"}}]  # typed by the record's tools
+
+
+def test_stdin(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"id": 1, "output": HERMES}) + "\n"))
+    assert detect_cmd.main(parse([])) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "hermes_json"
+
+
+def test_bad_json_line_names_file_and_line(tmp_path):
+    src = tmp_path / "bad.jsonl"
+    src.write_text(json.dumps({"output": "x"}) + "\n{oops\n")
+    with pytest.raises(InputError, match=r"bad\.jsonl:2: not valid JSON \(.*\); each line must be a JSON object "
+                                         r'with an "output" field'):
+        detect_cmd.main(parse([str(src)]))
+
+
+@pytest.mark.parametrize("line", ['{"id": 1}', "[1, 2]", '{"output": 5}', '{"output": "x", "tools": "no"}'])
+def test_records_without_a_usable_output(tmp_path, line):
+    src = tmp_path / "r.jsonl"
+    src.write_text(line + "\n")
+    with pytest.raises(InputError, match=r"r\.jsonl:1: "):
+        detect_cmd.main(parse([str(src)]))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        detect_cmd.main(parse([str(tmp_path / "nope.jsonl")]))
+
+
+def test_text_is_printed_readably(capsys):
+    assert detect_cmd.main(parse(["--text", HERMES])) == 0
+    out = capsys.readouterr().out
+    assert "format:    hermes_json" in out and "outcome:   call" in out
+    assert 'call 1:    get_weather {"city": "Oslo"}' in out and "near miss: -" in out
+
+
+def test_text_cut_off_call(capsys):
+    detect_cmd.main(parse(["--text", '<tool_call>{"name": "f", "arguments": {"a": ']))
+    out = capsys.readouterr().out
+    assert "outcome:   malformed" in out and "call 1:    f (cut off: arguments unknown)" in out
+
+
+def test_namespace_without_text_attribute(tmp_path, capsys):
+    src = tmp_path / "one.jsonl"
+    src.write_text(json.dumps({"output": HERMES}) + "\n")
+    assert detect_cmd.main(argparse.Namespace(file=str(src))) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "call"

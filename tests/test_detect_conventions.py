@@ -1,0 +1,129 @@
+"""The scorer's conventions: reasoning removal, fences, bare JSON only as the whole answer,
+mentions, which marker owns an output."""
+import json
+
+import pytest
+
+from harness.detect import Detection, ToolCall, detect
+
+W = {"city": "Oslo"}
+HERMES = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+QWEN = "<tool_call>\n<function=get_weather>\n<parameter=city>\nOslo\n</parameter>\n</function>\n</tool_call>"
+BARE = '{"name": "get_weather", "arguments": {"city": "Oslo"}}'
+CALL = ("call", [ToolCall("get_weather", W)])
+
+
+def outcome(text, tools=None):
+    found = detect(text, tools)
+    return found.outcome, found.calls, found.near_miss
+
+
+REASONING = [
+    ("closed_think_then_call", f"<think>Weather needed.</think>\n{HERMES}", "call", None),
+    ("orphan_close_then_call", f"Weather is needed, so I call it.\n</think>\n\n{QWEN}", "call", None),
+    ("draft_inside_closed_think_not_duplicated", f"<think>Draft: {HERMES}</think>{HERMES}", "call", None),
+    ("call_only_inside_closed_think", f"<think>I could do {HERMES}</think>I can't help with that.", "none",
+     "call inside reasoning"),
+    ("call_before_orphan_close", f"{HERMES}\n</think>\nThe answer is 4.", "none", "call inside reasoning"),
+    ("unclosed_think_with_call", f"<think>Let me call it.\n{QWEN}", "none", "call inside unfinished reasoning"),
+    ("unclosed_think_without_call", "<think>Hmm, the user wants", "none", None),
+    ("seed_think", f"<seed:think>Plan.</seed:think>{HERMES}", "call", None),
+    ("magistral_think", f"[THINK]Plan. {HERMES}[/THINK]Here you go: {HERMES}", "call", None),
+    ("magistral_unclosed", f"[THINK]Plan. {HERMES}", "none", "call inside unfinished reasoning"),
+    ("cohere_thinking", f"<|START_THINKING|>{HERMES}<|END_THINKING|><|START_RESPONSE|>No.<|END_RESPONSE|>", "none",
+     "call inside reasoning"),
+    ("apertus_inner", f"<|inner_prefix|>{HERMES}<|inner_suffix|>Done.", "none", "call inside reasoning"),
+    ("apriel_thinking", f"<thinking>{HERMES}</thinking>Answer.", "none", "call inside reasoning"),
+    ("gemma4_channel", f"<|channel>thought\n{HERMES}<channel|>Answer.", "none", "call inside reasoning"),
+    ("harmony_analysis_draft", "<|channel|>analysis<|message|>" + HERMES + "<|end|><|start|>assistant<|channel|>final"
+     "<|message|>Sunny.<|return|>", "none", "call inside reasoning"),
+    ("harmony_unfinished_analysis", "<|channel|>analysis<|message|>Calling <tool_call>{\"name\": \"a\", \"arguments\": {}}",
+     "none", "call inside unfinished reasoning"),
+]
+
+
+@pytest.mark.parametrize("text,expected,near", [c[1:] for c in REASONING], ids=[c[0] for c in REASONING])
+def test_reasoning_is_never_a_call(text, expected, near):
+    got, calls, near_miss = outcome(text)
+    assert (got, near_miss) == (expected, near)
+    assert calls == (CALL[1] if expected == "call" else [])
+
+
+PROSE = [
+    ("plain_answer", "The weather in Oslo is usually mild in spring.", None),
+    ("empty", "", None),
+    ("whitespace", "  \n\t ", None),
+    ("fenced_json_call", f"For example:\n```json\n{BARE}\n```", "fenced call"),
+    ("fenced_whole_answer", f"```json\n{BARE}\n```", "fenced call"),
+    ("fenced_hermes", f"The format is:\n```\n{HERMES}\n```\nThat's all.", "fenced call"),
+    ("fenced_unclosed", f"```json\n{BARE}", "fenced call"),
+    ("json_in_prose", f"I would send {BARE} to the API.", "call-shaped JSON in prose"),
+    ("json_after_prose", f"Here is the call:\n{BARE}", "call-shaped JSON in prose"),
+    ("lone_name_is_data", '[{"name": "Alice", "age": 30}, {"name": "Bob", "age": 25}]', None),
+    ("lone_name_object", '{"name": "get_weather"}', None),
+    ("json_data_answer", '{"temperature": 12, "unit": "C"}', None),
+    ("marker_mentioned_in_backticks", "Wrap the JSON in `<tool_call>` tags.", "call marker mentioned in prose"),
+    ("marker_mentioned_in_prose", "The <tool_call> tag holds one JSON object.", "call marker mentioned in prose"),
+    ("mistral_token_mentioned", "Mistral models emit the [TOOL_CALLS] token first.", "call marker mentioned in prose"),
+    ("python_repl_prompt", ">>> print(1)\n1", None),
+    ("import_functools", "import functools\nfunctools.reduce(f, xs)", None),
+    ("fenced_python_mention", "Use:\n```python\nget_weather(city='Oslo')\n```", None),
+]
+
+
+@pytest.mark.parametrize("text,near", [c[1:] for c in PROSE], ids=[c[0] for c in PROSE])
+def test_prose_and_illustrations_are_not_calls(text, near):
+    assert outcome(text) == ("none", [], near)
+
+
+def test_real_call_after_fenced_example_counts():
+    text = f"The shape is:\n```json\n{BARE}\n```\nNow for real:\n{HERMES}"
+    assert outcome(text)[:2] == CALL
+
+
+def test_fenced_code_inside_xml_argument_is_kept():
+    content = "# Title\n\n```bash\nls -la\n```\n"
+    text = ("<tool_call>\n<function=write_file>\n<parameter=path>\nREADME.md\n</parameter>\n<parameter=content>\n"
+            + content + "\n</parameter>\n</function>\n</tool_call>")
+    assert detect(text).calls == [ToolCall("write_file", {"path": "README.md", "content": content})]
+
+
+def test_marker_mentioned_then_real_call():
+    assert outcome(f"I'll use the `<tool_call>` tag now.\n{HERMES}")[:2] == CALL
+
+
+def test_earliest_marker_owns_the_output():
+    """A marker quoted inside another format's argument does not hijack the call."""
+    args = {"content": 'emit("[TOOL_CALLS]x[ARGS]{}") and "<|tool_call>call:y{}"'}
+    text = f"<tool_call>{json.dumps({'name': 'write', 'arguments': args})}</tool_call>"
+    assert detect(text).calls == [ToolCall("write", args)]
+    xml = ("<tool_call>\n<function=write>\n<parameter=content>\n<minimax:tool_call><invoke name=\"z\">"
+           "\n</parameter>\n</function>\n</tool_call>")
+    assert detect(xml).format == "qwen3_coder_xml"
+
+
+def test_hermes_json_holding_qwen_xml_text():
+    args = {"content": "<function=x>\n<parameter=y>\n1\n</parameter>\n</function>"}
+    text = f"<tool_call>{json.dumps({'name': 'write', 'arguments': args})}</tool_call>"
+    found = detect(text)
+    assert (found.format, found.calls) == ("hermes_json", [ToolCall("write", args)])
+
+
+def test_python_tag_bare_json():
+    assert outcome(f"<|python_tag|>{BARE}")[:2] == CALL
+
+
+@pytest.mark.parametrize("junk", ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "</s>", "<|im_end|>\n<|endoftext|>"])
+def test_stray_end_tokens(junk):
+    assert outcome(BARE + junk)[:2] == CALL
+    assert outcome(HERMES + junk)[:2] == CALL
+
+
+def test_non_string_input_is_tolerated():
+    assert detect(None) == Detection()
+    assert detect(b"bytes").outcome == "none"
+
+
+def test_to_dict_shape():
+    assert detect(HERMES).to_dict() == {"outcome": "call", "format": "hermes_json",
+                                        "calls": [{"name": "get_weather", "arguments": W}], "near_miss": None}
