@@ -86,9 +86,11 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     return spec
 
 
+TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "true or false", dict: "a table", list: "a list"}
+
+
 def _typed(entry: dict, key: str, types, default, where: str):
     value = entry.get(key, default)
     if isinstance(value, bool) and types in (int, (int, float)) or not isinstance(value, types):
-        want = getattr(types, "__name__", "number")
-        raise InputError(f"{where}: key '{key}' must be a {want}, got {value!r}")
+        raise InputError(f"{where}: key '{key}' must be {TYPE_NAMES[types]}, got {value!r}")
     return value

@@ -4,6 +4,8 @@ Everything here is seeded and needs no network: a byte-level BPE trained on the 
 will see, a Qwen2-family model initialised by mlx-lm's own classes, and an optional short full
 fine-tune on chat conversations (assistant tokens only).
 """
+import fcntl
+import hashlib
 import json
 import os
 import random
@@ -23,7 +25,6 @@ QWEN_SPLIT = (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-BUILD_VERSION = "1"  # bump when the recipe changes so cached demo models are rebuilt
 
 
 @dataclass
@@ -205,29 +206,40 @@ def cache_root() -> Path:
     return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "toolcall-harness")
 
 
-def demo_model_path(progress=print) -> Path:
-    """The built-in demo model, built on first use into the cache (about half a minute)."""
+def demo_recipe_hash() -> str:
+    """Hash of everything that decides the demo model, so an edited recipe never reuses a stale build."""
     from harness import demo_data
 
-    target = cache_root() / f"demo-v{BUILD_VERSION}"
+    digest = hashlib.sha256()
+    for path in (Path(__file__), Path(demo_data.__file__), TEMPLATES / TinySpec().template):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def demo_model_path(progress=print) -> Path:
+    """The built-in demo model, built on first use into the cache (about a minute on 2 cores)."""
+    from harness import demo_data
+
+    target = cache_root() / f"demo-{demo_recipe_hash()}"
     if (target / "config.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"building the demo model into {target} (first use only) ...")
-    t0 = time.perf_counter()
-    conversations = demo_data.conversations()
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        work = Path(tmp) / "model"
-        build_tiny_model(work, TinySpec(**DEMO_SPEC_ARGS), conversations)
-        losses = fine_tune(work, conversations, steps=DEMO_STEPS)
-        (work / "demo_build.json").write_text(json.dumps({
-            "build_version": BUILD_VERSION, "examples": len(conversations), "steps": len(losses),
-            "first_loss": losses[0], "last_loss": losses[-1], "build_s": time.perf_counter() - t0,
-        }, indent=2))
-        try:
-            os.replace(work, target)  # atomic: a concurrent builder's finished copy wins
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-    progress(f"demo model ready in {time.perf_counter() - t0:.1f} s")
+    # one builder at a time: parallel test processes wait for the first build instead of repeating it
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "config.json").exists():
+            return target
+        progress(f"building the demo model into {target} (first use only, about a minute) ...")
+        t0 = time.perf_counter()
+        conversations = demo_data.conversations()
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            work = Path(tmp) / "model"
+            build_tiny_model(work, TinySpec(**DEMO_SPEC_ARGS), conversations)
+            losses = fine_tune(work, conversations, steps=DEMO_STEPS)
+            (work / "demo_build.json").write_text(json.dumps({
+                "recipe": target.name, "examples": len(conversations), "steps": len(losses),
+                "first_loss": losses[0], "last_loss": losses[-1], "build_s": time.perf_counter() - t0,
+            }, indent=2))
+            os.replace(work, target)
+        progress(f"demo model ready in {time.perf_counter() - t0:.1f} s")
     return target

@@ -1,0 +1,54 @@
+"""models.toml: named entries, model folders by path, and clear errors for mistakes."""
+import pytest
+
+from conftest import run_cli
+from harness.errors import InputError
+from harness.models import resolve_model
+
+
+def test_named_entry_and_template_options(tmp_path):
+    f = tmp_path / "models.toml"
+    f.write_text('[models.fused]\nbackend = "mlx"\npath = "/m/fused"\nadapter_path = "/a"\nmax_tokens = 99\n'
+                 'enable_thinking = false\nextra_eos_tokens = ["<|eot_id|>"]\ntemperature = 0.7\n')
+    spec = resolve_model("fused", f)
+    assert spec.backend == "mlx" and spec.options == {"path": "/m/fused", "adapter_path": "/a"}
+    assert spec.max_tokens == 99 and spec.temperature == 0.7
+    assert spec.chat_template_kwargs == {"enable_thinking": False}
+    assert spec.extra_eos_tokens == ["<|eot_id|>"]
+
+
+def test_model_folder_without_entry(tmp_path):
+    folder = tmp_path / "my_fused_model"
+    folder.mkdir()
+    spec = resolve_model(str(folder), tmp_path / "absent.toml")
+    assert spec.backend == "mlx" and spec.options["path"] == str(folder.resolve())
+    assert spec.name == "my_fused_model"
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('[models.x]\nbackend = "mlx"\npath = "p"\nmax_token = 5\n', "unknown key 'max_token'"),
+    ('[models.x]\nbackend = "mlx"\n', "missing key 'path'"),
+    ('[models.x]\nbackend = "nope"\npath = "p"\n', "unknown backend 'nope'"),
+    ('[models.x]\nbackend = "mlx"\npath = "p"\nmax_tokens = "many"\n', "'max_tokens' must be an integer"),
+    ('[models.x\n', "invalid TOML"),
+])
+def test_bad_entries_name_the_key(tmp_path, body, needle):
+    f = tmp_path / "models.toml"
+    f.write_text(body)
+    with pytest.raises(InputError, match="models.toml") as err:
+        resolve_model("x", f)
+    assert needle in str(err.value)
+
+
+def test_unknown_model_lists_known_names(tmp_path):
+    f = tmp_path / "models.toml"
+    f.write_text('[models.a]\npath = "p"\n')
+    with pytest.raises(InputError, match=r"unknown model 'zz'.*known: a, demo"):
+        resolve_model("zz", f)
+
+
+def test_models_command_lists_entries():
+    r = run_cli("models")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("demo\tmlx")
+    assert "my-fused\tmlx" in r.stdout

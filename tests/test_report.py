@@ -1,0 +1,46 @@
+"""Report arithmetic against hand-computed values, and backend errors kept apart from accuracy."""
+import json
+
+import pytest
+
+from harness.report import percentile, render, summarize, wilson
+from harness.results import write_manifest
+
+
+def test_wilson_matches_hand_computation():
+    lo, hi = wilson(17, 20)
+    assert lo == pytest.approx(0.6396, abs=1e-4) and hi == pytest.approx(0.9476, abs=1e-4)
+    assert wilson(0, 0) is None
+    assert wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+
+
+def test_percentile_interpolates():
+    assert percentile([4, 1, 3, 2], 50) == 2.5
+    assert percentile(list(range(1, 21)), 95) == pytest.approx(19.05)
+    assert percentile([], 50) is None
+
+
+def _rec(id, category, passed, latency, reason=None, outcome="call", fmt="hermes_json", expect="tool"):
+    return {"id": id, "category": category, "passed": passed, "reason": reason, "decision": passed, "tool": passed,
+            "call": passed, "latency_s": latency, "completion_tokens": 10, "expect": expect, "timing": "sequential",
+            "detection": {"outcome": outcome, "format": fmt, "calls": [], "near_miss": None}}
+
+
+def test_summary_counts_and_backend_errors_apart(tmp_path):
+    records = [_rec("a", "x", True, 1.0), _rec("b", "x", False, 3.0, reason="wrong_tool"),
+               _rec("c", "y", True, 2.0, outcome="none", fmt=None, expect="direct"),
+               _rec("d", "y", False, None, reason="backend_error", outcome="none", fmt=None)]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_manifest(tmp_path, {"model": {"name": "m", "backend": "mlx", "size_bytes": 2_500_000, "load_s": 0.5}})
+    s = summarize(tmp_path)
+    assert s["overall"]["total"] == 3 and s["overall"]["passed"] == 2
+    assert s["categories"]["y"]["total"] == 1
+    assert s["backend_errors"] == {"count": 1, "cases": ["d"]}
+    assert s["tool_calls"] == {"made": 2, "tool_cases": 2}
+    assert s["formats"] == {"hermes_json": 2}
+    assert s["latency"]["mean_s"] == 2.0 and s["latency"]["p50_s"] == 2.0
+    assert s["tokens_per_s"] == pytest.approx(30 / 6)
+    text = render(s, "table")
+    assert "2.5 MB" in text and "0.50 s" in text and "2/2" in text
+    md = render(s, "md")
+    assert md.startswith("## ") and "| category" in md
