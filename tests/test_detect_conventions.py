@@ -1,6 +1,10 @@
 """The scorer's conventions: reasoning removal, fences, bare JSON only as the whole answer,
 mentions, which marker owns an output."""
+import importlib.util
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +131,36 @@ def test_non_string_input_is_tolerated():
 def test_to_dict_shape():
     assert detect(HERMES).to_dict() == {"outcome": "call", "format": "hermes_json",
                                         "calls": [{"name": "get_weather", "arguments": W}], "near_miss": None}
+
+
+def test_import_is_stdlib_only():
+    code = ("import sys, harness.detect, harness.detect_cmd; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('mlx', 'mlx_lm', 'transformers', 'pandas', 'numpy')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_benchmark_samples_are_detected_as_labelled():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "detect_speed.py"
+    spec = importlib.util.spec_from_file_location("detect_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for label, texts in bench.SAMPLES.items():
+        for text in texts:
+            found = detect(text)
+            if label in ("prose", "reasoning", "fenced"):
+                assert found.outcome == "none", (label, found)
+            else:
+                assert (found.outcome, found.format) == ("call", label), found
+
+
+@pytest.mark.parametrize("content", ["use <think> tags", "ends with </think> here", "<think>x</think> kept",
+                                     "[THINK] and <|channel|>analysis too"])
+def test_reasoning_tags_inside_arguments_are_payload(content):
+    hermes = f"<tool_call>{json.dumps({'name': 'write', 'arguments': {'content': content}})}</tool_call>"
+    assert detect(hermes).calls == [ToolCall("write", {"content": content})]
+    qwen = f"<tool_call>\n<function=write>\n<parameter=content>\n{content}\n</parameter>\n</function>\n</tool_call>"
+    assert detect(qwen).calls == [ToolCall("write", {"content": content})]
+    thought = f"<think>Write the file.</think>\n{qwen}"
+    assert detect(thought).calls == [ToolCall("write", {"content": content})]

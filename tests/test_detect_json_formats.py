@@ -68,7 +68,7 @@ CASES = [
     ("granite31_truncated_second", f'<tool_call>[{call("get_weather", W)}, {{"name": "get_time", "arguments": {{"tz',
      "malformed", "granite", [("get_weather", W), ("get_time", None)]),
     ("granite_20b_fc", f"<function_call> {call('get_weather', W)}\n<function_call> {call('get_time', T)}",
-     "call", "granite_20b_fc", [("get_weather", W), ("get_time", T)]),
+     "call", "granite", [("get_weather", W), ("get_time", T)]),
     # Llama 3.x
     ("llama_bare_parameters", call("get_weather", W, "parameters"), "call", "llama3_json", [("get_weather", W)]),
     ("llama_bare_semicolons", f"{call('get_weather', W, 'parameters')}; {call('get_time', T, 'parameters')}",

@@ -2,9 +2,11 @@
 
 detect(text, tools) removes reasoning, runs the format cascade on what is visible, and labels
 near misses (calls inside reasoning, fenced or quoted calls)."""
+from itertools import islice
+
 from harness.detect.base import Detection, ToolCall
-from harness.detect.cascade import scan
-from harness.detect.reasoning import split_reasoning
+from harness.detect.cascade import first_marker, scan
+from harness.detect.reasoning import split_reasoning, tag_positions
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
 from harness.detect.values import schema_from_tools
 
@@ -18,7 +20,8 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
             text = "" if text is None else str(text)
         schema = schema_from_tools(tools)
         split = split_reasoning(text)
-        found = scan(split.visible, schema)
+        tagged = split.reasoning or split.unfinished is not None
+        found = (_tag_inside_call(text, schema) if tagged else None) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
                 found.near_miss = IN_UNFINISHED_REASONING
@@ -27,3 +30,16 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         return found
     except Exception as exc:  # a detector bug must cost one record, not a whole run
         return Detection(outcome="malformed", near_miss=f"detector error: {type(exc).__name__}")
+
+
+def _tag_inside_call(text: str, schema) -> Detection | None:
+    """The calls of the text read raw from a reasoning tag that sits inside a call's arguments
+    (code that mentions `<think>`): the text before such a tag is a call cut off at the tag."""
+    start = first_marker(text)
+    for tag in islice(tag_positions(text, start), 8) if start >= 0 else ():
+        head = split_reasoning(text[:tag]).visible
+        cut = scan(head, schema, near_misses=False)
+        if cut.outcome == "malformed" and cut.calls and cut.calls[-1].arguments is None:
+            found = scan(head + text[tag:], schema)
+            return found if found.outcome == "call" else None
+    return None

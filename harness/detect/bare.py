@@ -17,8 +17,8 @@ def _call(obj):
 
 def _parse(text, i, schema):
     s = text.strip()
-    if not s.startswith(("{", "[")):
-        return None
+    if not (s.startswith("{") or s.startswith("[") and s[1:].lstrip().startswith("{")):
+        return None  # calls are objects: `[name(` is pythonic, `[1, 2]` is data
     calls, bad, end = json_calls(s, 0, _call)
     if not calls or (end < len(s) and not bad):
         return None  # data, or JSON followed by prose

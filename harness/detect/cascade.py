@@ -69,9 +69,15 @@ _WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
 # Longest first, so that a marker is never shadowed by one of its own prefixes.
 _MARKERS = re.compile("|".join(re.escape(m) for m in sorted(_OWNERS, key=len, reverse=True)))
 # Every marker contains one of these; text with none of them skips the marker pass.
-_HINTS = tuple(sorted({"<", "[", ">>>", "```", "functools", "Action:"}))
+_HINTS = ("<", "[", ">>>", "```", "functools", "Action:")
 assert all(any(h in m for h in _HINTS) for m in _OWNERS)
 _MAX_ATTEMPTS = 64  # a bound on parser calls for text full of mentioned markers
+
+
+def first_marker(text: str) -> int:
+    """Where the first format marker sits, -1 when there is none."""
+    m = _MARKERS.search(text) if any(h in text for h in _HINTS) else None
+    return m.start() if m else -1
 
 
 def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:

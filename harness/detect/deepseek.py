@@ -3,8 +3,7 @@ V3.1 `<｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{…}<｜tool▁call▁en
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments
-from harness.detect.lenient import decode
+from harness.detect.json_calls import arguments_at
 from harness.detect.spec import Format, result, skip_ws
 from harness.detect.xml_calls import invoke_dialect, xml_format
 
@@ -39,11 +38,7 @@ def _parse(text, i, schema):
         else:
             name, p = head, skip_ws(text, sep.end())
             label = label or "deepseek_v31"
-        try:
-            value, end = decode(text, p)
-            args = as_arguments(value)
-        except ValueError:
-            args, end = None, p
+        args, end = arguments_at(text, p)
         calls.append(ToolCall(name, args))
         bad = bad or args is None
         m = _CALL.search(text, end)

@@ -3,8 +3,7 @@
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments
-from harness.detect.lenient import decode
+from harness.detect.json_calls import arguments_at
 from harness.detect.spec import Format, result, skip_ws
 
 _HEADER = re.compile(r"(?:>>>)?[ \t]*([A-Za-z_][\w.\-]*)[ \t]*\n")
@@ -24,12 +23,8 @@ def _segments(text: str, i: int):
         if name == "python":
             calls.append(ToolCall(name, {"code": body.strip()}))
         elif name != "all":
-            try:
-                value, after = decode(text, skip_ws(text, m.end()))
-                args = as_arguments(value)
-                end = after
-            except ValueError:
-                args = None
+            args, after = arguments_at(text, m.end())
+            end = after if args is not None else end
             calls.append(ToolCall(name, args))
             bad = bad or args is None
         i = nxt

@@ -4,4 +4,4 @@ from harness.detect.json_calls import tagged_json
 
 GRANITE3 = tagged_json("granite", "<|tool_call|>")
 GRANITE31 = tagged_json("granite", "<tool_call>", starts="[")
-GRANITE_20B = tagged_json("granite_20b_fc", "<function_call>")
+GRANITE_20B = tagged_json("granite", "<function_call>")

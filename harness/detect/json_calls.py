@@ -29,6 +29,15 @@ def as_arguments(value) -> dict | None:
     return None
 
 
+def arguments_at(text: str, p: int) -> tuple[dict | None, int]:
+    """The JSON arguments object at p and the index after it; (None, p) when unreadable or cut off."""
+    try:
+        value, end = decode(text, skip_ws(text, p))
+    except ValueError:
+        return None, p
+    return as_arguments(value), end
+
+
 def to_call(obj, require_args: bool = False) -> ToolCall | None:
     """A call from {"name", "arguments"|"parameters"}, Cohere {"tool_name", ...} or OpenAI
     {"function": {...}}; None when the object is not call-shaped."""

@@ -2,9 +2,8 @@
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments
-from harness.detect.lenient import decode
-from harness.detect.spec import Format, result, skip_ws
+from harness.detect.json_calls import arguments_at
+from harness.detect.spec import Format, result
 
 _CALL = "<|tool_call_begin|>"
 _ARGS = "<|tool_call_argument_begin|>"
@@ -21,15 +20,11 @@ def _parse(text, i, schema):
         nxt = text.find(_CALL, j + len(_CALL))
         if a < 0 or (0 <= nxt < a):  # no argument token: the id may be cut off
             bad = True
-            j = nxt
+            j = nxt if a >= 0 else -1
             continue
         ident = _ID.fullmatch(text[j + len(_CALL):a].strip())
         name = ident.group(1).strip() if ident else ""
-        try:
-            value, end = decode(text, skip_ws(text, a + len(_ARGS)))
-            args = as_arguments(value)
-        except ValueError:
-            args, end = None, a + len(_ARGS)
+        args, end = arguments_at(text, a + len(_ARGS))
         if name:
             calls.append(ToolCall(name, args))
         bad = bad or args is None or not name

@@ -4,8 +4,7 @@ Functionary v3.1 form `<function=NAME>{json}</function>`. Bare Llama JSON is in 
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments, json_calls
-from harness.detect.lenient import decode
+from harness.detect.json_calls import arguments_at, json_calls
 from harness.detect.pythonic import read_kwargs
 from harness.detect.spec import NAME, Format, result, skip_ws
 
@@ -36,11 +35,7 @@ def _function_tag(text, i, schema):
         return None  # Qwen3-Coder XML (or a cut-off header it reports)
     calls, bad = [], False
     while m:
-        try:
-            value, end = decode(text, m.end())
-            args = as_arguments(value)
-        except ValueError:
-            args, end = None, m.end()
+        args, end = arguments_at(text, m.end())
         calls.append(ToolCall(m.group(1).strip(), args))
         bad = bad or args is None
         nxt = text.find("<function=", end)

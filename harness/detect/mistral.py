@@ -3,8 +3,7 @@ per call (`[ARGS]` disappears when special tokens are skipped; some versions add
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments, tagged_json
-from harness.detect.lenient import decode
+from harness.detect.json_calls import arguments_at, tagged_json
 from harness.detect.spec import NAME, Format, result, skip_ws, unreadable
 
 _TAG = "[TOOL_CALLS]"
@@ -32,11 +31,7 @@ def _v11(text, i, schema):
             bad = True
             break
         first = False
-        try:
-            value, end = decode(text, q)
-            args = as_arguments(value)
-        except ValueError:
-            args, end = None, q
+        args, end = arguments_at(text, q)
         calls.append(ToolCall(m.group(), args))
         bad = bad or args is None
         i = text.find(_TAG, end)

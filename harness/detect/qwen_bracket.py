@@ -1,10 +1,8 @@
 """`[Calling tool: get_weather({"city": "Oslo"})]`: a transcript line that models imitate when a
 client re-renders tool history as text."""
-import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments
-from harness.detect.lenient import decode
+from harness.detect.json_calls import arguments_at
 from harness.detect.spec import NAME, Format, result, skip_ws
 
 _TAG = "[Calling tool:"
@@ -17,11 +15,7 @@ def _parse(text, i, schema):
         if not m or not text.startswith("(", m.end()):
             bad = True
             break
-        try:
-            value, end = decode(text, skip_ws(text, m.end() + 1))
-            args = as_arguments(value)
-        except ValueError:
-            args, end = None, m.end()
+        args, end = arguments_at(text, m.end() + 1)
         calls.append(ToolCall(m.group(), args))
         bad = bad or args is None
         i = text.find(_TAG, end)

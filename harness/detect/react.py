@@ -3,9 +3,8 @@ before `Observation:`. A non-JSON input is kept as {"input": text}."""
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import as_arguments
-from harness.detect.lenient import decode
-from harness.detect.spec import Format, result, skip_ws
+from harness.detect.json_calls import arguments_at
+from harness.detect.spec import Format, result
 
 _STEP = re.compile(r"Action:[ \t]*([^\n`]+?)[ \t]*\n[ \t]*Action Input:[ \t]*")
 _STOP = re.compile(r"\n\s*(?:Observation|Thought|Action):")
@@ -19,13 +18,7 @@ def _parse(text, i, schema):
     while m:
         stop = _STOP.search(text, m.end())
         raw = text[m.end():stop.start() if stop else len(text)].strip()
-        if raw.startswith("{"):
-            try:
-                args = as_arguments(decode(raw)[0])
-            except ValueError:
-                args = None
-        else:
-            args = {"input": raw}
+        args = arguments_at(raw, 0)[0] if raw.startswith("{") else {"input": raw}
         calls.append(ToolCall(m.group(1), args))
         bad = bad or args is None
         nxt = text.find("Action:", stop.start()) if stop else -1

@@ -1,6 +1,7 @@
 """Reasoning removal (rule 1): closed spans are cut out, an orphan closing tag makes everything
 before it reasoning (the template pre-filled the opener), and an opener that never closes makes
 everything after it reasoning. Harmony analysis messages count unless they name a recipient."""
+import re
 from dataclasses import dataclass, field
 
 _PAIRS = (
@@ -14,6 +15,7 @@ _PAIRS = (
 )
 _ANALYSIS = "<|channel|>analysis"
 _MESSAGE = "<|message|>"
+_TAGS = re.compile("|".join(re.escape(tag) for pair in _PAIRS for tag in pair) + "|" + re.escape(_ANALYSIS))
 
 
 @dataclass
@@ -31,6 +33,11 @@ def split_reasoning(text: str) -> Split:
     if _ANALYSIS in split.visible:
         _remove_analysis(split)
     return split
+
+
+def tag_positions(text: str, start: int):
+    """Where reasoning tags occur from start on."""
+    return (m.start() for m in _TAGS.finditer(text, start))
 
 
 def _remove_pair(split: Split, opener: str, closer: str) -> None:
