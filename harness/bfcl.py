@@ -16,6 +16,7 @@ from typing import Callable
 
 from harness.detect.base import ToolCall
 from harness.errors import InputError
+from harness.jsonl import json_lines
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
               "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
@@ -107,14 +108,8 @@ def import_category(label: str, files: dict[str, Callable[[], str]], category: s
 
 def _read_jsonl(label: str, name: str, text: str) -> list[tuple[int, dict]]:
     records, seen = [], set()
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, record in json_lines(text.splitlines(), f"{label}/{name}", "use an unmodified BFCL file"):
         where = f"{label}/{name}: line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{where}: bad JSON ({e.msg} at column {e.colno}); use an unmodified BFCL file") from None
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise InputError(f"{where}: no 'id' string; every BFCL line needs one")
         if record["id"] in seen:

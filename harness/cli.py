@@ -12,6 +12,9 @@ from harness.errors import InputError
 COMMAND_MODULES = {
     "detect": ("harness.detect_cmd", "find tool calls in model outputs (JSONL or --text)"),
     "import": ("harness.import_cmd", "import a public benchmark (BFCL) as a suite"),
+    "doctor": ("harness.doctor", "check a model, its training data and adapter for setup flaws"),
+    "diff": ("harness.diff", "compare runs side by side: accuracy, cost, flipped cases, McNemar"),
+    "gate": ("harness.gate", "pass or fail a run against rules (CI): exit 0 pass, 1 fail"),
 }
 
 
@@ -32,6 +35,15 @@ def cmd_run(args) -> int:
         spec = resolve_model(args.model, args.models)
     if args.max_tokens:
         spec.max_tokens = args.max_tokens
+    from harness.backends import backend_class
+
+    takes = backend_class(spec.backend, spec.source).option_keys
+    for key in ("latency_mode", "batch_size", "concurrency"):  # flags override the models.toml entry
+        if getattr(args, key) is not None:
+            if key not in takes:
+                raise InputError(f"--{key.replace('_', '-')} does not apply to backend '{spec.backend}' "
+                                 f"({spec.source}); drop the flag")
+            spec.options[key] = getattr(args, key)
     run_dir = Path(args.run_dir) if args.run_dir else runner.default_run_dir(args.out, suite, spec)
     try:
         outcome = runner.run(suite, spec, run_dir, samples=args.samples, progress=not args.quiet)
@@ -48,8 +60,15 @@ def cmd_run(args) -> int:
 def cmd_report(args) -> int:
     from harness import report
 
-    text = report.render(report.summarize(args.run), args.format)
-    _emit(text, args.output)
+    if args.format == "html":
+        if not args.output:
+            raise InputError("harness report --format html: give -o FILE.html")
+        from harness.html_report import render_report
+
+        text = render_report(args.run)
+    else:
+        text = report.render(report.summarize(args.run), args.format)
+    report.emit(text, args.output)
     return 0
 
 
@@ -66,20 +85,12 @@ def cmd_models(args) -> int:
     from harness.models import load_models_file, spec_from_entry
 
     entries = load_models_file(args.models)
-    print(f"demo\tmlx\tbuilt-in demo model (built offline on first use)")
+    print("demo\tmlx\tbuilt-in demo model (built offline on first use)")
     for name, entry in entries.items():
         spec = spec_from_entry(name, entry, f"{args.models}: [models.{name}]")
         where = spec.options.get("path") or spec.options.get("base_url") or ""
         print(f"{name}\t{spec.backend}\t{where}")
     return 0
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output:
-        Path(output).write_text(text, encoding="utf-8")
-        print(f"wrote {output}", file=sys.stderr)
-    else:
-        print(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,13 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replay", help="serve outputs from a JSONL of {id, output} or a run's results.jsonl")
     p.add_argument("--samples", type=int, default=1, help="generations per case (default 1)")
     p.add_argument("--max-tokens", type=int, help="override the model's max_tokens")
+    p.add_argument("--latency-mode", choices=["batched", "sequential"],
+                   help="batched (default): cases share a prefix cache and decode together, latency is measured "
+                        "inside the batch; sequential: one case at a time, for per-case latency and TTFT")
+    p.add_argument("--batch-size", type=int, help="cases per batch (default: as many as fit in 25%% of memory, at most 32)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at once (openai backend; default 1)")
     p.add_argument("--format", choices=["table", "md", "json"], default="table", help="report format")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="report a finished run")
     p.add_argument("run", help="run folder")
-    p.add_argument("--format", choices=["table", "md", "json"], default="table")
+    p.add_argument("--format", choices=["table", "md", "json", "html"], default="table",
+                   help="html: one self-contained file with plots (needs -o)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_report)
 

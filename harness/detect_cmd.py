@@ -9,6 +9,9 @@ import sys
 
 from harness.detect import Detection, detect
 from harness.errors import InputError
+from harness.jsonl import json_lines
+
+HINT = 'each line must be a JSON object with an "output" field'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,26 +38,18 @@ def main(args) -> int:
 
 def _run(lines, name: str) -> None:
     out = sys.stdout
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        record = _record(line, name, number)
+    for number, record in json_lines(lines, name, HINT):
+        _check(record, name, number)
         found = detect(record["output"], record.get("tools"))
         out.write(json.dumps({"id": record.get("id"), **found.to_dict()}) + "\n")
         out.flush()
 
 
-def _record(line: str, name: str, number: int) -> dict:
-    hint = 'each line must be a JSON object with an "output" field'
-    try:
-        record = json.loads(line)
-    except ValueError as exc:
-        raise InputError(f"{name}:{number}: not valid JSON ({exc}); {hint}") from None
+def _check(record, name: str, number: int) -> None:
     if not isinstance(record, dict) or not isinstance(record.get("output"), str):
-        raise InputError(f'{name}:{number}: no string "output" field; {hint}')
+        raise InputError(f'{name}:{number}: no string "output" field; {HINT}')
     if record.get("tools") is not None and not isinstance(record["tools"], list):
         raise InputError(f'{name}:{number}: "tools" must be a list of tool definitions')
-    return record
 
 
 def _readable(found: Detection) -> str:

@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH",
                         help="bfcl_eval/data folder, an unpacked bfcl-eval wheel or the .whl file; "
                              "default: the installed bfcl_eval package")
-    parser.add_argument("--category", action="append", metavar="NAMES",
-                        help=f"comma-separated, repeatable; default: all of {', '.join(CATEGORIES)}")
+    parser.add_argument("--category", action="extend", nargs="+", metavar="NAMES",
+                        help=f"names separated by spaces or commas; default: all of {', '.join(CATEGORIES)}")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="a .jsonl file (one suite) or a folder (one suite per category)")
     parser.add_argument("--ground-truth", metavar="FILE",

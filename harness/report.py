@@ -2,6 +2,7 @@
 model size, load time and latency; rendered as a table, Markdown or JSON."""
 import json
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -47,9 +48,11 @@ def is_tool_case(record: dict) -> bool:
     return record.get("expect") != "direct"
 
 
-def summarize(run_dir: str | Path) -> dict:
+def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
+    """Summary of a run folder; `records` restricts it to some of the run's records (diff compares
+    runs on the cases they share)."""
     run_dir = Path(run_dir)
-    records = read_records(run_dir)
+    records = read_records(run_dir) if records is None else records
     if not records:
         raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
     manifest = read_manifest(run_dir)
@@ -63,6 +66,10 @@ def summarize(run_dir: str | Path) -> dict:
     gen_tokens = sum(r.get("completion_tokens") or 0 for r in scored)
     gen_time = sum(r.get("latency_s") or 0 for r in scored)
     model = manifest.get("model", {})
+    generation = manifest.get("generation", {})  # how the backend generated: mode, batch size, throughput
+    tokens_per_s = gen_tokens / gen_time if gen_time else None
+    if generation.get("mode") == "batched":  # batched latencies overlap: the run's wall-clock rate is the honest one
+        tokens_per_s = generation.get("generated_tokens_per_s")
     return {
         "run_dir": str(run_dir),
         "suite": manifest.get("suite", {}).get("name"),
@@ -80,7 +87,8 @@ def summarize(run_dir: str | Path) -> dict:
         "latency": {"mean_s": sum(latencies) / len(latencies) if latencies else None,
                     "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
                     "timing": sorted({r.get("timing", "sequential") for r in scored})},
-        "tokens_per_s": gen_tokens / gen_time if gen_time else None,
+        "tokens_per_s": tokens_per_s,
+        "generation": generation,
         "warnings": manifest.get("warnings", []),
     }
 
@@ -95,7 +103,7 @@ def human_bytes(n: int | None) -> str:
     return str(n)
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
@@ -103,15 +111,15 @@ def _ci(ci) -> str:
     return "-" if not ci else f"{100 * ci[0]:.0f}-{100 * ci[1]:.0f}%"
 
 
-def _secs(x: float | None) -> str:
+def secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f} s"
 
 
 def table_rows(summary: dict) -> list[list]:
     rows = []
     for name, c in list(summary["categories"].items()) + [("overall", summary["overall"])]:
-        rows.append([name, c["passed"], c["total"], _pct(c["accuracy"]), _ci(c["ci95"]),
-                     _pct(c["decision"]["accuracy"]), _pct(c["tool"]["accuracy"]), _pct(c["call"]["accuracy"])])
+        rows.append([name, c["passed"], c["total"], pct(c["accuracy"]), _ci(c["ci95"]),
+                     pct(c["decision"]["accuracy"]), pct(c["tool"]["accuracy"]), pct(c["call"]["accuracy"])])
     return rows
 
 
@@ -130,13 +138,21 @@ def summary_lines(summary: dict) -> list[tuple[str, str]]:
         ("failure reasons", ", ".join(f"{k} ({v})" for k, v in summary["reasons"].items()) or "none"),
         ("backend errors", str(summary["backend_errors"]["count"])),
         ("disk size", human_bytes(m["size_bytes"])),
-        ("load time", _secs(m["load_s"])),
+        ("load time", secs(m["load_s"])),
         ("peak memory", human_bytes(m["peak_memory_bytes"])),
-        ("latency mean / p50 / p95", f"{_secs(lat['mean_s'])} / {_secs(lat['p50_s'])} / {_secs(lat['p95_s'])}"
+        ("latency mean / p50 / p95", f"{secs(lat['mean_s'])} / {secs(lat['p50_s'])} / {secs(lat['p95_s'])}"
                                      f" ({', '.join(lat['timing'])})"),
+        *_batch_lines(summary.get("generation") or {}),
         ("tokens/s", "-" if summary["tokens_per_s"] is None else f"{summary['tokens_per_s']:.1f}"),
     ]
     return lines + [("warning", w) for w in summary["warnings"]]
+
+
+def _batch_lines(generation: dict) -> list[tuple[str, str]]:
+    if generation.get("mode") != "batched":
+        return []
+    return [("batched latency", f"from batch start to each case's finish, batch size {generation['batch_size']}"),
+            ("throughput", f"{generation['cases_per_s']:.2f} cases/s")]
 
 
 def render(summary: dict, fmt: str = "table") -> str:
@@ -149,3 +165,11 @@ def render(summary: dict, fmt: str = "table") -> str:
     body = tabulate(table_rows(summary), headers=HEADERS, tablefmt=tablefmt)
     facts = tabulate(summary_lines(summary), tablefmt=tablefmt, headers=["", ""] if fmt == "md" else ())
     return f"{head}{body}\n\n{facts}\n"
+
+
+def emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        print(text)

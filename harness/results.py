@@ -12,21 +12,25 @@ MANIFEST = "manifest.json"
 
 
 def read_records(run_dir: str | Path) -> list[dict]:
-    """Complete records of a run folder (or a results.jsonl path), in file order."""
+    """Complete records of a run folder (or a results.jsonl path), one per case and sample.
+
+    A case retried on resume (after a backend error) has several lines; the last one counts.
+    """
     path = Path(run_dir)
     path = path / RESULTS if path.is_dir() else path
     if not path.is_file():
         return []
-    records = []
+    latest: dict[tuple, dict] = {}
     with path.open(encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
                 break  # torn write from a crash: the case is redone on resume
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-    return records
+            latest[(record.get("id"), record.get("sample", 0))] = record
+    return list(latest.values())
 
 
 def repair_tail(path: Path) -> None:

@@ -122,7 +122,8 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(run_dir)
     _check_same_run(manifest, suite, spec, run_dir)
-    done = {(r["id"], r.get("sample", 0)) for r in read_records(run_dir)}
+    # backend errors are not measurements: a resumed run tries those cases again
+    done = {(r["id"], r.get("sample", 0)) for r in read_records(run_dir) if r.get("reason") != "backend_error"}
     by_id = {c.id: c for c in suite.cases}
     requests = [Request(c, s) for s in range(samples) for c in suite.cases if (c.id, s) not in done]
     total = len(suite.cases) * samples
@@ -139,6 +140,7 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
         "model": {"name": spec.name, "backend": spec.backend, "source": spec.source, "load_s": loaded.load_s,
                   "size_bytes": loaded.size_bytes, "peak_memory_bytes": None, **loaded.details},
         "sampler": spec.sampler(), "samples": samples,
+        "warnings": backend.setup_warnings(),
         "versions": _versions(),
         "sessions": manifest.get("sessions", 0) + 1,  # how many invocations wrote this folder
     }
@@ -161,6 +163,8 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
         writer.close()
         manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest["model"]["peak_memory_bytes"] = backend.peak_memory_bytes()
+        if details := backend.generation_details():
+            manifest["generation"] = details
         write_manifest(run_dir, manifest)
         backend.close()
     return RunOutcome(run_dir=run_dir, generated=generated, resumed=len(done))

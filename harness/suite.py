@@ -3,7 +3,6 @@
 Every problem is an InputError naming the file, the case and the field, with the fix.
 """
 import hashlib
-import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 from harness.errors import InputError
 from harness.expect import Expectation, parse_expectation
+from harness.jsonl import json_lines
 
 SUITE_KEYS = ("name", "description", "system", "tools", "cases")
 CASE_KEYS = ("id", "category", "prompt", "messages", "expect", "tags", "tools", "system")
@@ -66,15 +66,9 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def _load_jsonl(path: Path, data: bytes) -> list[Case]:
-    cases = []
-    for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be one case object") from None
-        cases.append(_case(raw, f"{path}:{lineno}: case", [], None))
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    cases = [_case(raw, f"{path}:{lineno}: case", [], None)
+             for lineno, raw in json_lines(lines, str(path), "each line must be one case object")]
     if not cases:
         raise InputError(f"{path}: no cases; each line must be a case object with id, category, prompt and expect")
     return cases

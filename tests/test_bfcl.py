@@ -165,7 +165,7 @@ def test_data_from_a_wheel_an_unpacked_wheel_or_the_installed_package(tmp_path, 
 
 
 @pytest.mark.parametrize("damage, words", [
-    (lambda d: _append(d / "BFCL_v4_multiple.json", "{not json"), "BFCL_v4_multiple.json: line 3: bad JSON"),
+    (lambda d: _append(d / "BFCL_v4_multiple.json", "{not json"), "BFCL_v4_multiple.json:3: not valid JSON"),
     (lambda d: _append(d / "BFCL_v4_multiple.json", {"question": []}), "BFCL_v4_multiple.json: line 3: no 'id'"),
     (lambda d: _append(d / "possible_answer" / "BFCL_v4_multiple.json", {"id": "multiple_7", "ground_truth": []}),
      "possible_answer/BFCL_v4_multiple.json: line 3: case 'multiple_7': answer without a question"),

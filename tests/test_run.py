@@ -54,8 +54,9 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
 
 def test_kill_midway_then_resume_runs_each_case_once(tmp_path, demo_model):
     run_dir = tmp_path / "run"
+    # small batches spread the finishes out in time, so the kill lands midway
     cmd = [sys.executable, "-m", "harness.cli", "run", str(REFERENCE_SUITE), "--model", "demo",
-           "--run-dir", str(run_dir), "--quiet"]
+           "--run-dir", str(run_dir), "--quiet", "--batch-size", "4"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(_records(run_dir)) < 5:
@@ -90,3 +91,26 @@ def test_replay_of_missing_case_is_backend_error_not_failure(tmp_path):
     report = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
     assert report["overall"] == {**report["overall"], "total": 2, "passed": 2}
     assert report["backend_errors"]["count"] == 18
+
+
+def test_resume_retries_backend_errors(tmp_path):
+    run_dir = tmp_path / "run"
+    replay = tmp_path / "outputs.jsonl"
+    replay.write_text('{"id": "direct-1", "output": "A tuple is immutable."}\n')
+    assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
+    assert sum(r["reason"] == "backend_error" for r in _records(run_dir)) == 19
+    # the missing output turns up (a flaky server recovered): resuming retries only the errored cases
+    with replay.open("a") as f:
+        f.write('{"id": "direct-2", "output": "A decorator wraps a function."}\n')
+    assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
+    records = {r["id"]: r for r in _records(run_dir)}
+    assert len(records) == 20
+    assert records["direct-2"]["passed"] is True and records["direct-1"]["passed"] is True
+    assert sum(r["reason"] == "backend_error" for r in records.values()) == 18
+
+
+def test_flag_for_another_backend_is_an_input_error(tmp_path):
+    replay = tmp_path / "outputs.jsonl"
+    replay.write_text('{"id": "direct-1", "output": "x"}\n')
+    r = run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--concurrency", "4")
+    assert r.returncode == 2 and "--concurrency does not apply to backend 'replay'" in r.stderr

@@ -9,6 +9,7 @@ from harness.errors import InputError
 
 BUILTIN = {
     "mlx": "harness.backends.mlx:MLXBackend",
+    "openai": "harness.backends.openai:OpenAIBackend",
     "replay": "harness.backends.replay:ReplayBackend",
 }
 ENTRY_POINT_GROUP = "harness.backends"

@@ -28,7 +28,8 @@ class Generation:
     latency_s: float | None = None
     ttft_s: float | None = None
     finish_reason: str | None = None
-    timing: str = "sequential"  # "sequential" | "batched" (latency measured inside a batch) | "replayed"
+    # "sequential" | "batched" (latency measured inside a batch) | "concurrent" (requests overlapped) | "replayed"
+    timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
 
 
@@ -57,6 +58,14 @@ class Backend:
 
     def peak_memory_bytes(self) -> int | None:
         return None
+
+    def setup_warnings(self) -> list[str]:
+        """Flaws in the model's setup found after load() (one line each), for the report's warnings."""
+        return []
+
+    def generation_details(self) -> dict:
+        """How generate() ran (mode, batch size, throughput), known only afterwards; the manifest's "generation"."""
+        return {}
 
     def close(self) -> None:
         pass

@@ -1,7 +1,8 @@
-"""The in-process mlx-lm backend: every call into mlx and mlx-lm lives here (and in mlx_build.py).
+"""The in-process mlx-lm backend: every call into mlx and mlx-lm lives here (and in mlx_build.py, mlx_batch.py).
 
 Prompts are rendered with the model's own chat template and `tools=`; generation is greedy unless
-the model entry sets a temperature.
+the model entry sets a temperature. Cases are generated in batches from a shared prefix cache
+(mlx_batch.py) unless latency_mode is "sequential" or the model's cache type cannot batch exactly.
 """
 import hashlib
 import time
@@ -14,6 +15,7 @@ from harness.errors import InputError
 from harness.suite import openai_tools
 
 WEIGHT_SUFFIXES = (".safetensors", ".npz", ".gguf", ".bin")
+LATENCY_MODES = ("batched", "sequential")
 
 
 def weights_size(path: Path) -> int:
@@ -21,20 +23,39 @@ def weights_size(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
 
 
+def latency_options(spec) -> tuple[str, int | None]:
+    """latency_mode and batch_size from a models.toml entry or `harness run` flags, checked."""
+    mode = spec.options.get("latency_mode", "batched")
+    if mode not in LATENCY_MODES:
+        raise InputError(f"{spec.source}: latency_mode must be one of {', '.join(LATENCY_MODES)}, got {mode!r}")
+    size = spec.options.get("batch_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise InputError(f"{spec.source}: batch_size must be a positive integer, got {size!r}")
+    return mode, size
+
+
+def model_folder(spec, progress=print) -> Path:
+    """The model folder a spec names; 'demo' is built into the cache on first use."""
+    path = spec.options["path"]
+    if path == "demo":
+        from harness.backends.mlx_build import demo_model_path
+
+        return demo_model_path(progress=progress)
+    if not Path(path).is_dir():
+        raise InputError(f"{spec.source}: model folder '{path}' does not exist; set 'path' to a folder with config.json")
+    return Path(path)
+
+
 class MLXBackend(Backend):
     name = "mlx"
-    option_keys = ("path", "adapter_path")
+    option_keys = ("path", "adapter_path", "latency_mode", "batch_size")
     required_keys = ("path",)
 
     def load(self) -> LoadInfo:
+        self.latency_mode, self.batch_size = latency_options(self.spec)
+        self.details: dict = {}
         blas = ensure_fast_blas()
-        path = self.spec.options["path"]
-        if path == "demo":
-            from harness.backends.mlx_build import demo_model_path
-
-            path = str(demo_model_path(progress=lambda m: print(m, flush=True)))
-        if not Path(path).is_dir():
-            raise InputError(f"{self.spec.source}: model folder '{path}' does not exist; set 'path' to a folder with config.json")
+        path = str(model_folder(self.spec, progress=lambda m: print(m, flush=True)))
         adapter = self.spec.options.get("adapter_path")
         if adapter and not Path(adapter).is_dir():
             raise InputError(f"{self.spec.source}: adapter folder '{adapter}' does not exist; fix 'adapter_path'")
@@ -58,6 +79,14 @@ class MLXBackend(Backend):
                    "mlx_lm_version": mlx_lm.__version__, "device": str(mx.default_device()), "blas": blas or "bundled"}
         return LoadInfo(load_s=load_s, size_bytes=size, details=details)
 
+    def setup_warnings(self) -> list[str]:
+        from harness import doctor
+
+        try:
+            return doctor.setup_warnings(doctor.model_checks(self.tokenizer, Path(self.path), self.spec))
+        except Exception as e:  # a checker bug must not cost the run
+            return [f"doctor could not check the setup: {type(e).__name__}: {e}"]
+
     def render(self, request: Request) -> list[int]:
         case = request.case
         kwargs = dict(self.spec.chat_template_kwargs)
@@ -65,29 +94,64 @@ class MLXBackend(Backend):
                                                   add_generation_prompt=True, **kwargs)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
-        from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
         import mlx.core as mx
+        from mlx_lm.sample_utils import make_sampler
 
+        from harness.backends import mlx_batch
+
+        t0 = time.perf_counter()
         sampler = make_sampler(temp=self.spec.temperature, top_p=self.spec.top_p)
-        for request in requests:
-            mx.random.seed(self.spec.seed + request.sample)
-            ids = self.render(request)
-            digest = hashlib.sha256(repr(ids).encode()).hexdigest()
-            text, ttft, last = "", None, None
-            t0 = time.perf_counter()
-            for last in stream_generate(self.model, self.tokenizer, prompt=ids, max_tokens=self.spec.max_tokens,
-                                        sampler=sampler):
-                if ttft is None:
-                    ttft = time.perf_counter() - t0
-                text += last.text
-            latency = time.perf_counter() - t0
+        prompts = [self.render(r) for r in requests]
+        reason = "latency_mode is sequential" if self.latency_mode == "sequential" else \
+            mlx_batch.unsupported_reason(self.model)
+        if reason:
+            timing, self.details = "sequential", {"mode": "sequential", "reason": reason}
+            finished = (self._generate_one(i, r, ids, sampler) for i, (r, ids) in enumerate(zip(requests, prompts)))
+        else:
+            groups = mlx_batch.plan_groups(prompts, [mlx_batch.prefix_key(r.case) for r in requests],
+                                           self.spec.max_tokens, mlx_batch.kv_bytes_per_token(self.model),
+                                           self.batch_size)
+            timing, self.details = "batched", {
+                "mode": "batched", "reason": None, "batch_size": max((g.batch_size for g in groups), default=0),
+                "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size}
+                           for g in groups]}
+            mx.random.seed(self.spec.seed)  # one seed per run: a batch samples all its cases together
+            finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
+                                                 sampler)
+        tokens = 0
+        for done, f in enumerate(finished, 1):
+            request, ids = requests[f.index], prompts[f.index]
+            tokens += f.completion_tokens
+            elapsed = time.perf_counter() - t0
+            self.details.update(generate_s=elapsed, cases_per_s=done / elapsed, generated_tokens_per_s=tokens / elapsed)
             yield Generation(
-                case_id=request.case.id, sample=request.sample, output=text, prompt_sha256=digest,
-                prompt_tokens=len(ids), completion_tokens=last.generation_tokens if last else 0,
-                latency_s=latency, ttft_s=ttft, finish_reason=last.finish_reason if last else None,
-                timing="sequential",
+                case_id=request.case.id, sample=request.sample, output=f.text,
+                prompt_sha256=hashlib.sha256(repr(ids).encode()).hexdigest(), prompt_tokens=len(ids),
+                completion_tokens=f.completion_tokens, latency_s=f.latency_s, ttft_s=f.ttft_s,
+                finish_reason=f.finish_reason, timing=timing,
             )
+
+    def _generate_one(self, index: int, request: Request, ids: list[int], sampler):
+        """Unbatched generation of one case: per-case latency and time to first token."""
+        import mlx.core as mx
+        from mlx_lm import stream_generate
+
+        from harness.backends.mlx_batch import Finished
+
+        mx.random.seed(self.spec.seed + request.sample)
+        text, ttft, last = "", None, None
+        t0 = time.perf_counter()
+        for last in stream_generate(self.model, self.tokenizer, prompt=ids, max_tokens=self.spec.max_tokens,
+                                    sampler=sampler):
+            if ttft is None:
+                ttft = time.perf_counter() - t0
+            text += last.text
+        return Finished(index=index, text=text, completion_tokens=last.generation_tokens if last else 0,
+                        finish_reason=last.finish_reason if last else None,
+                        latency_s=time.perf_counter() - t0, ttft_s=ttft)
+
+    def generation_details(self) -> dict:
+        return self.details
 
     def peak_memory_bytes(self) -> int | None:
         import mlx.core as mx

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -189,6 +188,18 @@ def fine_tune(model_dir: Path, conversations: list[dict], steps: int = 150, batc
         losses.append(loss.item())
     save_model(model_dir, model)
     return losses
+
+
+def scale_projections(model_dir: Path, factor: float) -> None:
+    """Scale a saved model's attention and MLP projections in place. A random model mostly repeats its
+    last prompt token; scaled up, its output depends on the whole prompt, so it can tell two
+    generation paths apart (batched against sequential)."""
+    ensure_fast_blas()
+    import mlx.core as mx
+
+    path = str(Path(model_dir) / "model.safetensors")
+    weights = mx.load(path)
+    mx.save_safetensors(path, {k: v * factor if k.endswith("proj.weight") else v for k, v in weights.items()})
 
 
 def _common_prefix_len(seqs: list[list[int]]) -> int:

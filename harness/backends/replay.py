@@ -9,6 +9,7 @@ from typing import Iterator
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
+from harness.jsonl import json_lines
 
 # Measurements copied from a recorded run so a re-scored report keeps them.
 KEPT_FIELDS = ("prompt_sha256", "prompt_tokens", "completion_tokens", "latency_s", "ttft_s", "finish_reason")
@@ -19,13 +20,7 @@ def read_replay_file(path: Path) -> dict[tuple[str, int], dict]:
         raise InputError(f"{path}: no such replay file; give a JSONL of {{\"id\", \"output\"}} or a run's results.jsonl")
     recorded = {}
     with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be {{\"id\", \"output\"}}") from None
+        for lineno, rec in json_lines(f, str(path), 'each line must be {"id": ..., "output": ...}'):
             if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not isinstance(rec.get("output", ""), str):
                 raise InputError(f"{path}:{lineno}: each line needs a string \"id\" and a string \"output\"")
             recorded[(rec["id"], int(rec.get("sample", 0)))] = rec

@@ -1,0 +1,143 @@
+"""Batched generation for the mlx backend: the prompt prefix a group of cases shares (system prompt and
+tool block) is prefilled once, then the group decodes together with mlx-lm's BatchGenerator.
+
+On a CPU, prefill dominates and batching alone barely helps; the shared prefix plus batched decode gave
+7.8x over sequential generation with identical greedy outputs (research note, section 3).
+"""
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from harness.backends.mlx_env import ensure_fast_blas
+
+ensure_fast_blas()  # before mlx is first imported, whoever imports this module first
+import mlx.core as mx  # noqa: E402
+from mlx_lm.generate import BatchGenerator  # noqa: E402
+from mlx_lm.models.cache import KVCache, make_prompt_cache  # noqa: E402
+
+MAX_BATCH = 32
+MEMORY_SHARE = 0.25  # of RAM (or Metal's recommended working set) that a batch's KV caches may take
+PREFILL_STEP = 2048  # as mlx-lm's generate_step, so long prefixes prefill in the same chunks
+
+
+@dataclass
+class Finished:
+    """One finished sequence; `index` is its position in the prompt list."""
+    index: int
+    text: str
+    completion_tokens: int  # the stop token counts, as in mlx-lm's stream_generate
+    finish_reason: str | None
+    latency_s: float
+    ttft_s: float | None
+
+
+@dataclass
+class Group:
+    indices: list[int]
+    prefix_tokens: int
+    batch_size: int
+
+
+def unsupported_reason(model) -> str | None:
+    """Why batching could change this model's outputs; None when every layer uses a plain KV cache,
+    the one kind mlx-lm's BatchKVCache merges exactly (rotating and state-space caches differ)."""
+    kinds = sorted({type(c).__name__ for c in make_prompt_cache(model)})
+    if kinds != [KVCache.__name__]:
+        return f"mlx-lm cannot batch this model's {', '.join(kinds)} exactly"
+    return None
+
+
+def prefix_key(case) -> str:
+    """Cases with the same tools and leading system messages render the same prompt prefix."""
+    system = []
+    for message in case.messages:
+        if message.get("role") != "system":
+            break
+        system.append(message)
+    return json.dumps([case.tools, system], sort_keys=True)
+
+
+def kv_bytes_per_token(model) -> int:
+    """KV cache bytes one token takes, read off the shapes of a one-token forward pass (never
+    evaluated, so free); holds for any layer count, head layout and dtype."""
+    cache = make_prompt_cache(model)
+    model(mx.array([[0]]), cache=cache)
+    return sum(c.keys[..., :1, :].nbytes + c.values[..., :1, :].nbytes for c in cache)
+
+
+def memory_budget() -> int:
+    total = mx.device_info().get("max_recommended_working_set_size")
+    total = total or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * MEMORY_SHARE)
+
+
+def plan_groups(prompts: list[list[int]], keys: list[str], max_tokens: int, bytes_per_token: int,
+                batch_size: int | None = None, budget: int | None = None) -> list[Group]:
+    """Group prompts by key; each group's batch size fits its longest sequence in the memory budget."""
+    by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_key.setdefault(key, []).append(i)
+    budget = memory_budget() if budget is None else budget
+    groups = []
+    for indices in by_key.values():
+        seqs = [prompts[i] for i in indices]
+        # at least one token per prompt must stay outside the prefix: it starts the decode
+        prefix = min(len(os.path.commonprefix(seqs)), min(len(s) for s in seqs) - 1)
+        per_seq = bytes_per_token * (max(len(s) for s in seqs) + max_tokens)
+        size = batch_size or max(1, min(MAX_BATCH, budget // max(1, per_seq)))
+        groups.append(Group(indices=indices, prefix_tokens=prefix, batch_size=min(size, len(indices))))
+    return groups
+
+
+def prefill(model, tokens: list[int]) -> list:
+    cache = make_prompt_cache(model)
+    for start in range(0, len(tokens), PREFILL_STEP):
+        model(mx.array(tokens[start:start + PREFILL_STEP])[None], cache=cache)
+        mx.eval([c.state for c in cache])
+    return cache
+
+
+def generate_groups(model, tokenizer, prompts: list[list[int]], groups: list[Group], max_tokens: int,
+                    sampler) -> Iterator[Finished]:
+    for group in groups:
+        prefix_cache = prefill(model, prompts[group.indices[0]][:group.prefix_tokens])
+        for start in range(0, len(group.indices), group.batch_size):
+            chunk = group.indices[start:start + group.batch_size]
+            suffixes = [prompts[i][group.prefix_tokens:] for i in chunk]
+            yield from decode_batch(model, tokenizer, prefix_cache, suffixes, chunk, max_tokens, sampler)
+
+
+def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]], indices: list[int],
+                 max_tokens: int, sampler) -> Iterator[Finished]:
+    """Decode one batch, yielding each sequence as it finishes. Latency is from the batch's start to the
+    sequence's finish, not counting time the consumer holds a yield; ttft is the batch's first token."""
+    n = len(suffixes)
+    gen = BatchGenerator(model, max_tokens=max_tokens, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
+                         sampler=sampler, completion_batch_size=n, prefill_batch_size=n)
+    # merging into a BatchKVCache copies each cache, so one prefix cache serves all without deep copies
+    uids = gen.insert(suffixes, caches=[prefix_cache] * n)
+    index = dict(zip(uids, indices))
+    detokenizers = {uid: tokenizer.detokenizer for uid in uids}
+    counts = dict.fromkeys(uids, 0)
+    t0, ttft, paused = time.perf_counter(), None, 0.0
+    try:
+        while responses := gen.next_generated():
+            now = time.perf_counter() - paused
+            ttft = ttft if ttft is not None else now - t0
+            done = []
+            for r in responses:
+                counts[r.uid] += 1
+                detok = detokenizers[r.uid]
+                if r.finish_reason != "stop":  # stream_generate leaves the stop token out of the text too
+                    detok.add_token(r.token)
+                if r.finish_reason is not None:
+                    detok.finalize()
+                    done.append(Finished(index[r.uid], detok.text, counts[r.uid], r.finish_reason, now - t0, ttft))
+            for finished in done:
+                held = time.perf_counter()
+                yield finished
+                paused += time.perf_counter() - held
+    finally:
+        gen.close()

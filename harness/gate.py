@@ -1,0 +1,239 @@
+"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE] [--summary FILE]`: a CI verdict.
+
+Rules are floors on accuracy (overall and per category, per scoring level), limits against a
+baseline run (cases broken, accuracy drop) and budgets (latency, size, memory, backend errors).
+Exit 0 when every rule passes, 1 when one fails, 2 when the rules file or a run is wrong.
+"""
+import argparse
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from harness import diff
+from harness.errors import InputError
+from harness.report import pct, secs, human_bytes, summarize
+from harness.results import read_records
+
+# Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
+FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call"}
+# Budgets: key -> (what is measured, how it is read from a report summary, kind of value).
+BUDGETS = {
+    "max_latency_p95_s": ("latency p95", lambda s: s["latency"]["p95_s"], "seconds"),
+    "max_latency_p50_s": ("latency p50", lambda s: s["latency"]["p50_s"], "seconds"),
+    "max_latency_mean_s": ("latency mean", lambda s: s["latency"]["mean_s"], "seconds"),
+    "max_load_s": ("load time", lambda s: s["model"]["load_s"], "seconds"),
+    "max_size_bytes": ("disk size", lambda s: s["model"]["size_bytes"], "bytes"),
+    "max_peak_memory_bytes": ("peak memory", lambda s: s["model"]["peak_memory_bytes"], "bytes"),
+    "min_tokens_per_s": ("tokens/s", lambda s: s["tokens_per_s"], "rate"),
+    "max_backend_errors": ("backend errors", lambda s: s["backend_errors"]["count"], "count"),
+}
+BASELINE = {"max_broken": ("cases broken vs baseline", "count"),
+            "max_accuracy_drop": ("accuracy drop vs baseline", "points")}
+SECTIONS = ("overall", "categories", "baseline", "budgets")
+TOLERANCE = 1e-9  # accuracies are float ratios: 0.95 - 0.9 must not exceed a 0.05 limit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run folder to judge")
+    parser.add_argument("--rules", required=True, help="gate rules file (TOML; see examples/gate.toml)")
+    parser.add_argument("--baseline", help="run folder to compare with, for the [baseline] rules")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per case and a test per rule")
+    parser.add_argument("--summary", metavar="FILE", help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
+
+
+@dataclass
+class Rule:
+    key: str  # where it is written: "[categories.lint] min_tool"
+    what: str  # what it measures: "lint tool accuracy"
+    limit: float
+    measured: float | None  # None: the run does not measure it, which fails the rule
+    kind: str  # fraction | points | seconds | bytes | count | rate
+    bound: str  # "min" or "max"
+
+    @property
+    def passed(self) -> bool:
+        if self.measured is None:
+            return False
+        if self.bound == "min":
+            return self.measured >= self.limit - TOLERANCE
+        return self.measured <= self.limit + TOLERANCE
+
+    def missed_by(self) -> str:
+        if self.passed or self.measured is None:
+            return ""
+        gap = abs(self.measured - self.limit)
+        return f"{'short' if self.bound == 'min' else 'over'} by {_value(gap, 'points' if self.kind == 'fraction' else self.kind)}"
+
+    def line(self) -> str:
+        sign = ">=" if self.bound == "min" else "<="
+        measured = "not measured" if self.measured is None else _value(self.measured, self.kind)
+        missed = f" ({self.missed_by()})" if self.missed_by() else ""
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.key}: {self.what} {measured}, limit {sign} {_value(self.limit, self.kind)}{missed}"
+
+
+def _value(x: float, kind: str) -> str:
+    if kind == "fraction":
+        return pct(x)
+    if kind == "points":
+        return f"{100 * x:.1f} points"
+    if kind == "seconds":
+        return secs(x)
+    if kind == "bytes":
+        return human_bytes(x)
+    if kind == "rate":
+        return f"{x:.1f}/s"
+    return str(int(x))
+
+
+# --- rules file ------------------------------------------------------------------------------
+
+def load_rules(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        rules = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such rules file; see examples/gate.toml") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML ({e})") from None
+    for section, table in rules.items():
+        if section not in SECTIONS:
+            raise InputError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
+        if not isinstance(table, dict):
+            raise InputError(f"{path}: '{section}' must be a table, [{section}]")
+    _check(path, "overall", rules.get("overall", {}), dict.fromkeys(FLOORS, "fraction"))
+    for name, table in rules.get("categories", {}).items():
+        if not isinstance(table, dict):
+            raise InputError(f"{path}: 'categories.{name}' must be a table, [categories.{name}]")
+        _check(path, f"categories.{name}", table, dict.fromkeys(FLOORS, "fraction"))
+    _check(path, "baseline", rules.get("baseline", {}), {k: kind for k, (_, kind) in BASELINE.items()})
+    _check(path, "budgets", rules.get("budgets", {}), {k: kind for k, (_, _, kind) in BUDGETS.items()})
+    return rules
+
+
+def _check(path: Path, section: str, table: dict, kinds: dict[str, str]) -> None:
+    for key, value in table.items():
+        if key not in kinds:
+            raise InputError(f"{path}: unknown key '{key}' in [{section}]; known: {', '.join(kinds)}")
+        kind = kinds[key]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind in ("fraction", "points"):
+            if not (number and 0 <= value <= 1):
+                raise InputError(f"{path}: [{section}] {key} = {value!r}: give a fraction from 0 to 1 (0.9 is 90%)")
+        elif kind == "count":
+            if not (number and isinstance(value, int) and value >= 0):
+                raise InputError(f"{path}: [{section}] {key} = {value!r}: give a whole number, 0 or more")
+        elif not (number and value >= 0):
+            raise InputError(f"{path}: [{section}] {key} = {value!r}: give a number, 0 or more")
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+def evaluate(rules: dict, summary: dict, comparison: dict | None, rules_path: str | Path) -> list[Rule]:
+    """Each rule measured on the run (and on its comparison with the baseline, for [baseline])."""
+    out = _floors("overall", "overall", rules.get("overall", {}), summary["overall"])
+    for name, table in rules.get("categories", {}).items():
+        if name not in summary["categories"]:
+            raise InputError(f"{rules_path}: [categories.{name}] names no category of {summary['run_dir']} "
+                             f"(it has: {', '.join(summary['categories'])})")
+        out += _floors(f"categories.{name}", name, table, summary["categories"][name])
+    if rules.get("baseline"):
+        if comparison is None:
+            raise InputError(f"{rules_path}: [baseline] rules need a baseline run: give --baseline RUN")
+        pair = comparison["pairs"][0]
+        base, new = (c["accuracy"] for c in comparison["overall"])
+        measured = {"max_broken": len(pair["flips"]["broken"]), "max_accuracy_drop": base - new}
+        for key, limit in rules["baseline"].items():
+            what, kind = BASELINE[key]
+            out.append(Rule(f"[baseline] {key}", what, limit, measured[key], kind, "max"))
+    for key, limit in rules.get("budgets", {}).items():
+        what, get, kind = BUDGETS[key]
+        out.append(Rule(f"[budgets] {key}", what, limit, get(summary), kind, "min" if key.startswith("min_") else "max"))
+    if not out:
+        raise InputError(f"{rules_path}: no rules; see examples/gate.toml")
+    return out
+
+
+def _floors(section: str, group: str, table: dict, counts: dict) -> list[Rule]:
+    rules = []
+    for key, limit in table.items():
+        level = FLOORS[key]
+        measured = counts["accuracy"] if level is None else counts[level]["accuracy"]
+        what = f"{group} {level} accuracy" if level else f"{group} accuracy"
+        rules.append(Rule(f"[{section}] {key}", what, limit, measured, "fraction", "min"))
+    return rules
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+def junit_xml(records: list[dict], summary: dict, rules: list[Rule]) -> str:
+    """A testsuite with a testcase per case (model failures as failures, backend errors as errors)
+    and a testsuite with a testcase per rule."""
+    root = ET.Element("testsuites", name="harness gate")
+    suite_name = f"{summary['suite']} on {summary['model']['name']}"
+    cases = ET.SubElement(root, "testsuite", name=f"cases: {suite_name}")
+    for r in records:
+        tc = ET.SubElement(cases, "testcase", classname=f"{summary['suite']}.{diff.excerpt(r['category'])}",
+                           name=diff.excerpt(diff.case_name(r), 200), time=f"{r.get('latency_s') or 0:.3f}")
+        if diff.is_backend_error(r):  # the harness or server failed, not the model
+            ET.SubElement(tc, "error", type="backend_error", message=diff.excerpt(r.get("error"), 500))
+        elif not r["passed"]:
+            failure = ET.SubElement(tc, "failure", type=r["reason"] or "failed",
+                                    message=f"{r['reason']}: {diff.excerpt(r['detail'], 500)}")
+            failure.text = f"{diff.excerpt(r['detail'], 2000)}\noutput: {diff.excerpt(r['output'], 2000)}"
+    _count(cases)
+    checks = ET.SubElement(root, "testsuite", name=f"gate rules: {suite_name}")
+    for rule in rules:
+        tc = ET.SubElement(checks, "testcase", classname="gate", name=rule.key, time="0")
+        if not rule.passed:
+            ET.SubElement(tc, "failure", type="gate", message=rule.line())
+    _count(checks)
+    for attr in ("tests", "failures", "errors"):
+        root.set(attr, str(sum(int(s.get(attr)) for s in root)))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _count(testsuite: ET.Element) -> None:
+    testsuite.set("tests", str(len(testsuite)))
+    testsuite.set("failures", str(len(testsuite.findall("testcase/failure"))))
+    testsuite.set("errors", str(len(testsuite.findall("testcase/error"))))
+    testsuite.set("skipped", "0")
+
+
+def summary_md(summary: dict, rules: list[Rule], comparison: dict | None, baseline: str | None) -> str:
+    failed = [r for r in rules if not r.passed]
+    verdict = f"❌ failed: {len(failed)} of {len(rules)} rules" if failed else f"✅ passed: all {len(rules)} rules"
+    o = summary["overall"]
+    lines = [f"## Gate {verdict}", "",
+             f"{diff.md_code(summary['suite'] or '')} on {diff.md_code(summary['model']['name'] or '')}: "
+             f"{o['passed']}/{o['total']} cases passed, {summary['backend_errors']['count']} backend errors"
+             + (f"; compared with baseline {diff.md_code(baseline)} (A: baseline, B: this run)" if baseline else ""), "",
+             "| rule | measured | limit | result |", "|---|---|---|---|"]
+    for r in rules:
+        measured = "not measured" if r.measured is None else _value(r.measured, r.kind)
+        result = "✅ pass" if r.passed else f"❌ fail ({r.missed_by() or 'not measured'})"
+        lines.append(f"| {diff.md_code(r.key)} | {measured} | {'≥' if r.bound == 'min' else '≤'} "
+                     f"{_value(r.limit, r.kind)} | {result} |")
+    if comparison:
+        lines += ["", diff.render_pair(comparison["pairs"][0], md=True)]
+    return "\n".join(lines) + "\n"
+
+
+def main(args) -> int:
+    rules_spec = load_rules(args.rules)
+    summary = summarize(args.run)
+    comparison = diff.compare([args.baseline, args.run]) if args.baseline else None
+    rules = evaluate(rules_spec, summary, comparison, args.rules)
+    for rule in rules:
+        print(rule.line())
+    if comparison:
+        print(f"{diff.pair_headline(comparison['pairs'][0])} (A: baseline, B: this run)")
+    failed = sum(1 for r in rules if not r.passed)
+    print(f"gate {'FAILED' if failed else 'passed'}: {len(rules) - failed} of {len(rules)} rules passed")
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules), encoding="utf-8")
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as f:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
+            f.write(summary_md(summary, rules, comparison, args.baseline))
+    return 1 if failed else 0
