@@ -156,3 +156,24 @@ def test_run_reports_setup_flaws_as_warnings(models, capsys, tmp_path):
     assert re.search(r"warning\s+doctor eos_tokens fail: generation never stops", out), out
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert [w.split(":")[0] for w in manifest["warnings"]] == ["doctor eos_tokens fail"]
+
+
+def test_run_with_adapter_path_matches_the_fused_model(models, tmp_path):
+    """The mlx backend applies an adapter_path from models.toml: same outputs as the real fuse."""
+    from harness.results import read_manifest, read_records
+
+    models_file = tmp_path / "models.toml"
+    models_file.write_text(f'[models.with-adapter]\nbackend = "mlx"\npath = "{models["sound"]}"\n'
+                           f'adapter_path = "{models["adapter"]}"\nmax_tokens = 12\n'
+                           f'[models.fused]\nbackend = "mlx"\npath = "{models["fused"]}"\nmax_tokens = 12\n')
+    outputs = {}
+    for name in ("with-adapter", "fused"):
+        run_dir = tmp_path / name
+        assert cli(["run", str(REFERENCE_SUITE), "--model", name, "--models", str(models_file),
+                    "--run-dir", str(run_dir), "--quiet"]) == 0
+        outputs[name] = {r["id"]: r["output"] for r in read_records(run_dir)}
+    assert outputs["with-adapter"] == outputs["fused"]
+    manifest = read_manifest(tmp_path / "with-adapter")
+    adapter_bytes = (models["adapter"] / "adapters.safetensors").stat().st_size
+    assert manifest["model"]["adapter_path"] == str(models["adapter"])
+    assert manifest["model"]["size_bytes"] == read_manifest(tmp_path / "fused")["model"]["size_bytes"] + adapter_bytes
