@@ -53,7 +53,7 @@ def cmd_run(args) -> int:
     if outcome.generated == 0:
         print(f"{run_dir}: all {outcome.resumed} cases already done; nothing to generate", file=sys.stderr)
     print(report.render(report.summarize(run_dir), args.format))
-    print(f"run folder: {run_dir}")
+    print(f"run folder: {run_dir}", file=sys.stderr)  # stdout stays the report alone (JSON-parseable)
     return 0
 
 

@@ -24,7 +24,7 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
         assert rec["latency_s"] > 0 and rec["prompt_tokens"] > 100 and rec["completion_tokens"] >= 1
         assert rec["detection"]["outcome"] in ("call", "malformed", "none")
         assert rec["reason"] != "backend_error"
-    report = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
     assert report["overall"]["total"] == 20
     assert set(report["categories"]) == {"typecheck", "lint", "test", "read_search", "direct"}
     assert report["model"]["size_bytes"] > 100_000 and report["model"]["load_s"] > 0
@@ -49,6 +49,7 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
 
     # the human report names size, load time and latency
     r3 = run_cli("report", str(run_dir))
+    assert f"run folder: {run_dir}" in r.stderr
     assert r3.returncode == 0 and "disk size" in r3.stdout and "load time" in r3.stdout and "latency" in r3.stdout
 
 
@@ -88,7 +89,7 @@ def test_replay_of_missing_case_is_backend_error_not_failure(tmp_path):
                       '{"id": "read-1", "output": "<tool_call>\\n{\\"name\\": \\"read_file\\", \\"arguments\\": {\\"path\\": \\"config/settings.yaml\\"}}\\n</tool_call>"}\n')
     r = run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(tmp_path / "run"), "--format", "json")
     assert r.returncode == 0, r.stderr
-    report = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
     assert report["overall"] == {**report["overall"], "total": 2, "passed": 2}
     assert report["backend_errors"]["count"] == 18
 

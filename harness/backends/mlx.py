@@ -5,6 +5,7 @@ the model entry sets a temperature. Cases are generated in batches from a shared
 (mlx_batch.py) unless latency_mode is "sequential" or the model's cache type cannot batch exactly.
 """
 import hashlib
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -55,7 +56,8 @@ class MLXBackend(Backend):
         self.latency_mode, self.batch_size = latency_options(self.spec)
         self.details: dict = {}
         blas = ensure_fast_blas()
-        path = str(model_folder(self.spec, progress=lambda m: print(m, flush=True)))
+        # stderr: stdout carries the report, which may be JSON
+        path = str(model_folder(self.spec, progress=lambda m: print(m, file=sys.stderr, flush=True)))
         adapter = self.spec.options.get("adapter_path")
         if adapter and not Path(adapter).is_dir():
             raise InputError(f"{self.spec.source}: adapter folder '{adapter}' does not exist; fix 'adapter_path'")
