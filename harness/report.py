@@ -118,12 +118,12 @@ def secs(x: float | None) -> str:
 def table_rows(summary: dict) -> list[list]:
     rows = []
     for name, c in list(summary["categories"].items()) + [("overall", summary["overall"])]:
-        rows.append([name, c["passed"], c["total"], pct(c["accuracy"]), _ci(c["ci95"]),
-                     pct(c["decision"]["accuracy"]), pct(c["tool"]["accuracy"]), pct(c["call"]["accuracy"])])
+        rows.append([name, c["passed"], c["total"], pct(c["accuracy"]), _ci(c["ci95"])]
+                    + [f"{pct(c[level]['accuracy'])} ({_ci(c[level]['ci95'])})" for level in LEVELS])
     return rows
 
 
-HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision", "tool", "call"]
+HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision (95% CI)", "tool (95% CI)", "call (95% CI)"]
 
 
 def summary_lines(summary: dict) -> list[tuple[str, str]]:
