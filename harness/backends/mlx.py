@@ -113,10 +113,12 @@ class MLXBackend(Backend):
             groups = mlx_batch.plan_groups(prompts, [mlx_batch.prefix_key(r.case) for r in requests],
                                            self.spec.max_tokens, mlx_batch.kv_bytes_per_token(self.model),
                                            self.batch_size)
+            paths = [mlx_batch.attention_path(self.model, g.prefix_tokens) for g in groups]
             timing, self.details = "batched", {
                 "mode": "batched", "reason": None, "batch_size": max((g.batch_size for g in groups), default=0),
-                "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size}
-                           for g in groups]}
+                "attention": ",".join(sorted(set(paths))),
+                "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size,
+                            "attention": path} for g, path in zip(groups, paths)]}
             mx.random.seed(self.spec.seed)  # one seed per run: a batch samples all its cases together
             finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
                                                  sampler)

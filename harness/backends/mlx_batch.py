@@ -7,6 +7,7 @@ On a CPU, prefill dominates and batching alone barely helps; the shared prefix p
 import json
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -16,6 +17,8 @@ ensure_fast_blas()  # before mlx is first imported, whoever imports this module 
 import mlx.core as mx  # noqa: E402
 from mlx_lm.generate import BatchGenerator  # noqa: E402
 from mlx_lm.models.cache import KVCache, make_prompt_cache  # noqa: E402
+
+from harness.backends import mlx_prefix_attention  # noqa: E402
 
 MAX_BATCH = 32
 MEMORY_SHARE = 0.25  # of RAM (or Metal's recommended working set) that a batch's KV caches may take
@@ -47,6 +50,12 @@ def unsupported_reason(model) -> str | None:
     if kinds != [KVCache.__name__]:
         return f"mlx-lm cannot batch this model's {', '.join(kinds)} exactly"
     return None
+
+
+def attention_path(model, prefix_tokens: int) -> str:
+    """"shared_prefix" (the prefix kept once, attended to in one GEMM per batch) where verified for the model
+    and there is a prefix to share, else "standard" (the prefix copied into every sequence)."""
+    return "shared_prefix" if prefix_tokens > 0 and mlx_prefix_attention.supported(model) else "standard"
 
 
 def prefix_key(case) -> str:
@@ -113,11 +122,20 @@ def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]]
                  max_tokens: int, sampler) -> Iterator[Finished]:
     """Decode one batch, yielding each sequence as it finishes. Latency is from the batch's start to the
     sequence's finish, not counting time the consumer holds a yield; ttft is the batch's first token."""
+    shared = attention_path(model, prefix_cache[0].offset) == "shared_prefix"
+    # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
+    # or only references its prefix (shared path), so no deep copies here
+    caches = mlx_prefix_attention.sequence_caches(prefix_cache) if shared else prefix_cache
+    with mlx_prefix_attention.installed(model) if shared else nullcontext():
+        yield from _decode(model, tokenizer, [caches] * len(suffixes), suffixes, indices, max_tokens, sampler)
+
+
+def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: list[int], max_tokens: int,
+            sampler) -> Iterator[Finished]:
     n = len(suffixes)
     gen = BatchGenerator(model, max_tokens=max_tokens, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
                          sampler=sampler, completion_batch_size=n, prefill_batch_size=n)
-    # merging into a BatchKVCache copies each cache, so one prefix cache serves all without deep copies
-    uids = gen.insert(suffixes, caches=[prefix_cache] * n)
+    uids = gen.insert(suffixes, caches=caches)
     index = dict(zip(uids, indices))
     detokenizers = {uid: tokenizer.detokenizer for uid in uids}
     counts = dict.fromkeys(uids, 0)
