@@ -115,3 +115,20 @@ def test_flag_for_another_backend_is_an_input_error(tmp_path):
     replay.write_text('{"id": "direct-1", "output": "x"}\n')
     r = run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--concurrency", "4")
     assert r.returncode == 2 and "--concurrency does not apply to backend 'replay'" in r.stderr
+
+
+def test_ctrl_c_keeps_finished_cases_and_says_how_to_resume(tmp_path, demo_model):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "harness.cli", "run", str(REFERENCE_SUITE), "--model", "demo",
+           "--latency-mode", "sequential", "--run-dir", str(run_dir), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while time.time() < deadline and not _records(run_dir):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    kept = len(_records(run_dir))
+    assert proc.returncode == 130 and f"--run-dir {run_dir}" in err
+    assert 1 <= kept < 20
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
