@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.report import LEVELS, emit, human_bytes, pct, secs, summarize
-from harness.results import read_records
+from harness.results import is_backend_error, read_records, record_key
 from harness.stats import mcnemar_exact
 
 EXCERPT_CHARS = 80
@@ -68,10 +68,6 @@ def case_name(record: dict) -> str:
     return record["id"] if not sample else f"{record['id']}#{sample}"
 
 
-def is_backend_error(record: dict) -> bool:
-    return record.get("reason") == "backend_error"
-
-
 # --- comparison ------------------------------------------------------------------------------
 
 def compare(run_dirs: list[str | Path]) -> dict:
@@ -81,7 +77,7 @@ def compare(run_dirs: list[str | Path]) -> dict:
         records = read_records(run_dir)
         if not records:
             raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
-        by_key.append({(r["id"], r.get("sample", 0)): r for r in records})
+        by_key.append({record_key(r): r for r in records})
     shared = set.intersection(*(set(run) for run in by_key))
     errored = {k for k in shared if any(is_backend_error(run[k]) for run in by_key)}
     keys = [k for k in by_key[0] if k in shared and k not in errored]  # A's order

@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 from harness import diff
 from harness.errors import InputError
 from harness.report import pct, secs, human_bytes, summarize
-from harness.results import read_records
+from harness.results import is_backend_error, read_records
 
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
 FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call"}
@@ -175,7 +175,7 @@ def junit_xml(records: list[dict], summary: dict, rules: list[Rule]) -> str:
     for r in records:
         tc = ET.SubElement(cases, "testcase", classname=f"{summary['suite']}.{diff.excerpt(r['category'])}",
                            name=diff.excerpt(diff.case_name(r), 200), time=f"{r.get('latency_s') or 0:.3f}")
-        if diff.is_backend_error(r):  # the harness or server failed, not the model
+        if is_backend_error(r):  # the harness or server failed, not the model
             ET.SubElement(tc, "error", type="backend_error", message=diff.excerpt(r.get("error"), 500))
         elif not r["passed"]:
             failure = ET.SubElement(tc, "failure", type=r["reason"] or "failed",

@@ -9,7 +9,7 @@ from html import escape
 
 from harness import diff
 from harness.report import HEADERS, pct, percentile, summarize, summary_lines, table_rows
-from harness.results import read_records
+from harness.results import is_backend_error, read_records
 
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
 PASS_COLOR, FAIL_COLOR = "#59a14f", "#e15759"
@@ -138,13 +138,13 @@ def _svg(height: float, parts: list[str], title: str) -> str:
 # --- pages -----------------------------------------------------------------------------------
 
 def render_report(run_dir) -> str:
-    summary = summarize(run_dir)
     records = read_records(run_dir)
-    scored = [r for r in records if not diff.is_backend_error(r)]
+    summary = summarize(run_dir, records)
+    scored = [r for r in records if not is_backend_error(r)]
     name = summary["model"]["name"] or str(run_dir)
     groups = {c: [v] for c, v in summary["categories"].items()} | {"overall": [summary["overall"]]}
     failed = [r for r in scored if not r["passed"]]
-    errors = [r for r in records if diff.is_backend_error(r)]
+    errors = [r for r in records if is_backend_error(r)]
     sections = [
         f'<p class="muted">run folder {_e(run_dir)}, suite {_e(summary["suite"])}</p>',
         _table(HEADERS, table_rows(summary)),

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.results import read_manifest, read_records
+from harness.results import is_backend_error, read_manifest, read_records
 
 LEVELS = ("decision", "tool", "call")
 
@@ -56,8 +56,8 @@ def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
     if not records:
         raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
     manifest = read_manifest(run_dir)
-    errors = [r for r in records if r.get("reason") == "backend_error"]
-    scored = [r for r in records if r.get("reason") != "backend_error"]  # backend errors are not model failures
+    errors = [r for r in records if is_backend_error(r)]
+    scored = [r for r in records if not is_backend_error(r)]  # backend errors are not model failures
     categories = {}
     for name in sorted({r["category"] for r in records}):
         categories[name] = _counts([r for r in scored if r["category"] == name])

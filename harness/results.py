@@ -11,6 +11,16 @@ RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
 
 
+def record_key(record: dict) -> tuple:
+    """What identifies a record in a run: its case id and sample number."""
+    return record.get("id"), record.get("sample", 0)
+
+
+def is_backend_error(record: dict) -> bool:
+    """A record the backend failed to produce: reported apart, never a model failure, retried on resume."""
+    return record.get("reason") == "backend_error"
+
+
 def read_records(run_dir: str | Path) -> list[dict]:
     """Complete records of a run folder (or a results.jsonl path), one per case and sample.
 
@@ -29,7 +39,7 @@ def read_records(run_dir: str | Path) -> list[dict]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            latest[(record.get("id"), record.get("sample", 0))] = record
+            latest[record_key(record)] = record
     return list(latest.values())
 
 

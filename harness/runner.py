@@ -13,7 +13,8 @@ from harness.backends.base import Generation, Request
 from harness.detect import Detection, detect
 from harness.errors import InputError
 from harness.models import ModelSpec
-from harness.results import RESULTS, RecordWriter, read_manifest, read_records, write_manifest
+from harness.results import (RESULTS, RecordWriter, is_backend_error, read_manifest, read_records, record_key,
+                             write_manifest)
 from harness.scoring import backend_error_verdict, score
 from harness.suite import Case, Suite
 
@@ -123,7 +124,7 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
     manifest = read_manifest(run_dir)
     _check_same_run(manifest, suite, spec, run_dir)
     # backend errors are not measurements: a resumed run tries those cases again
-    done = {(r["id"], r.get("sample", 0)) for r in read_records(run_dir) if r.get("reason") != "backend_error"}
+    done = {record_key(r) for r in read_records(run_dir) if not is_backend_error(r)}
     by_id = {c.id: c for c in suite.cases}
     requests = [Request(c, s) for s in range(samples) for c in suite.cases if (c.id, s) not in done]
     total = len(suite.cases) * samples
