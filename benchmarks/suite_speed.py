@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.backends.base import Request  # noqa: E402
 from harness.backends.mlx import MLXBackend  # noqa: E402
-from harness.backends.mlx_build import TinySpec, build_tiny_model, scale_projections  # noqa: E402
+from harness.demo.build import TinySpec, build_tiny_model, scale_projections  # noqa: E402
 from harness.models import ModelSpec  # noqa: E402
 from harness.suite import load_suite, openai_tools  # noqa: E402
 

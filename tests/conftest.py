@@ -12,7 +12,7 @@ REFERENCE_SUITE = ROOT / "suites" / "coding_tools.toml"
 
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
-    from harness.backends.mlx_build import demo_model_path
+    from harness.demo.build import demo_model_path
 
     return demo_model_path(progress=lambda m: None)
 

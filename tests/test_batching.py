@@ -24,7 +24,7 @@ def suite():
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory, suite):
     """A freshly built random model whose output depends on its prompt (projections scaled up)."""
-    from harness.backends.mlx_build import TinySpec, build_tiny_model, scale_projections
+    from harness.demo.build import TinySpec, build_tiny_model, scale_projections
 
     out = tmp_path_factory.mktemp("random") / "model"
     build_tiny_model(out, TinySpec(seed=2), [{"messages": c.messages, "tools": openai_tools(c.tools)}

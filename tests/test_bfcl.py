@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import import_cmd
+from harness.commands import import_suite as import_cmd
 from harness.bfcl import CATEGORIES, hermes_output, load_bfcl, to_json_schema
 from harness.detect.base import ToolCall
 from harness.errors import InputError

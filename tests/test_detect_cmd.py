@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from harness import detect_cmd
+from harness.commands import detect as detect_cmd
 from harness.errors import InputError
 
 HERMES = '<tool_call>{"name": "get_weather", "arguments": {"city": "Oslo"}}</tool_call>'

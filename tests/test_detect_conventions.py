@@ -134,7 +134,7 @@ def test_to_dict_shape():
 
 
 def test_import_is_stdlib_only():
-    code = ("import sys, harness.detect, harness.detect_cmd; "
+    code = ("import sys, harness.detect, harness.commands.detect; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('mlx', 'mlx_lm', 'transformers', 'pandas', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -4,9 +4,10 @@ import json
 import pytest
 
 from conftest import run_cli
-from harness.diff import compare, excerpt, md_code, render, side_by_side
+from harness.reporting.diff import compare, render, side_by_side
+from harness.text import excerpt, md_code
 from harness.errors import InputError
-from harness.stats import mcnemar_exact
+from harness.reporting.stats import mcnemar_exact
 from replay_runs import make_run
 
 BROKEN_IN_B = ["lint-1", "lint-2", "test-1", "read-1", "direct-1", "direct-2"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE_SUITE, ROOT
-from harness.backends.mlx_build import TEMPLATES, TOOL_TOKENS, TinySpec, build_tiny_model
+from harness.demo.build import DEMO_TEMPLATE, TOOL_TOKENS, TinySpec, build_tiny_model
 from harness.cli import main as cli
 
 DATA = ROOT / "tests" / "data" / "doctor"
@@ -17,7 +17,7 @@ SMALL = {"hidden": 64, "layers": 1, "intermediate": 128}
 
 def _template_without_tools(path: Path) -> Path:
     """The demo template with its tool-listing block cut out: it still renders calls and results."""
-    text = (TEMPLATES / "qwen25_tools.jinja").read_text()
+    text = DEMO_TEMPLATE.read_text()
     cut, n = re.subn(r"\{%- if tools %\}.*?\{%- endif %\}\n", "", text, count=1, flags=re.S)
     assert n == 1
     path.write_text(cut)

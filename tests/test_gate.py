@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import run_cli
-from harness.gate import Rule
+from harness.reporting.gate import Rule
 from replay_runs import make_run
 
 RULES = """

@@ -3,7 +3,9 @@ import json
 
 import pytest
 
-from harness.report import percentile, render, summarize, wilson
+from harness.reporting.render import render
+from harness.reporting.stats import percentile, wilson
+from harness.reporting.summary import summarize
 from harness.results import write_manifest
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from conftest import REFERENCE_SUITE, run_cli
-from harness.demo_data import SYSTEM, TOOLS
+from harness.demo.data import SYSTEM, TOOLS
 from harness.errors import InputError
 from harness.suite import load_suite
 
@@ -18,7 +18,7 @@ def test_reference_suite_shape():
 
 
 def test_demo_model_is_trained_on_the_suite_tools_but_not_its_prompts():
-    from harness.demo_data import conversations
+    from harness.demo.data import conversations
 
     suite = load_suite(REFERENCE_SUITE)
     assert suite.cases[0].tools == TOOLS

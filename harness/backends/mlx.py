@@ -39,7 +39,7 @@ def model_folder(spec, progress=print) -> Path:
     """The model folder a spec names; 'demo' is built into the cache on first use."""
     path = spec.options["path"]
     if path == "demo":
-        from harness.backends.mlx_build import demo_model_path
+        from harness.demo.build import demo_model_path
 
         return demo_model_path(progress=progress)
     if not Path(path).is_dir():

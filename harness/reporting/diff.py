@@ -5,62 +5,21 @@ lost to a backend error is left out for all runs, so each run's accuracy is over
 and the accuracy change of B over A is exactly (fixed - broken) / compared. Every later run is
 paired with the first: flips (fixed, broken) and an exact McNemar test overall and per category.
 """
-import argparse
 import json
-import re
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.report import LEVELS, emit, human_bytes, pct, secs, summarize
+from harness.reporting.summary import summarize
+from harness.scoring import LEVELS
+from harness.text import excerpt, human_bytes, md_code, pct, secs
 from harness.results import is_backend_error, read_records, record_key
-from harness.stats import mcnemar_exact
+from harness.reporting.stats import mcnemar_exact
 
-EXCERPT_CHARS = 80
-CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Kept from each run's summary for the side-by-side table.
 RUN_FACTS = ("model", "tool_calls", "formats", "latency", "tokens_per_s")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first (A) is what the others are compared with")
-    parser.add_argument("--format", choices=["table", "md", "json", "html"], default="table")
-    parser.add_argument("-o", "--output", help="write to this file instead of stdout (needed for html)")
 
-
-def main(args) -> int:
-
-    if len(args.runs) < 2:
-        raise InputError("harness diff: give at least two run folders (RUN_A RUN_B ...)")
-    doc = compare(args.runs)
-    if args.format == "html":
-        if not args.output:
-            raise InputError("harness diff --format html: give -o FILE.html")
-        from harness.html_report import render_diff
-
-        emit(render_diff(doc), args.output)
-    else:
-        emit(render(doc, args.format), args.output)
-    return 0
-
-
-# --- text helpers, shared with gate.py and html_report.py ------------------------------------
-
-def scrub(text: str) -> str:
-    """Replace lone surrogates (which JSON can carry) so the text can be written as UTF-8."""
-    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
-
-
-def excerpt(text: str | None, width: int = EXCERPT_CHARS) -> str:
-    """One printable line: newlines and other control characters escaped, cut to `width` characters."""
-    line = re.sub(r"[\x00-\x1f\x7f]", lambda m: CONTROL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), scrub(text or ""))
-    return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def md_code(text: str) -> str:
-    """`text` as a Markdown code span fit for a table cell: nothing in it renders as Markdown or HTML."""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    cell = text.replace("|", "\\|")  # GFM splits cells on pipes even inside code spans
-    return f"{fence} {cell} {fence}" if text else ""
 
 
 def case_name(record: dict) -> str:

@@ -4,16 +4,15 @@ Rules are floors on accuracy (overall and per category, per scoring level), limi
 baseline run (cases broken, accuracy drop) and budgets (latency, size, memory, backend errors).
 Exit 0 when every rule passes, 1 when one fails, 2 when the rules file or a run is wrong.
 """
-import argparse
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from harness import diff
+from harness.reporting import diff
 from harness.errors import InputError
-from harness.report import pct, secs, human_bytes, summarize
-from harness.results import is_backend_error, read_records
+from harness.results import is_backend_error
+from harness.text import excerpt, human_bytes, md_code, pct, secs
 
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
 FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call"}
@@ -32,14 +31,6 @@ BASELINE = {"max_broken": ("cases broken vs baseline", "count"),
             "max_accuracy_drop": ("accuracy drop vs baseline", "points")}
 SECTIONS = ("overall", "categories", "baseline", "budgets")
 TOLERANCE = 1e-9  # accuracies are float ratios: 0.95 - 0.9 must not exceed a 0.05 limit
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", help="run folder to judge")
-    parser.add_argument("--rules", required=True, help="gate rules file (TOML; see examples/gate.toml)")
-    parser.add_argument("--baseline", help="run folder to compare with, for the [baseline] rules")
-    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per case and a test per rule")
-    parser.add_argument("--summary", metavar="FILE", help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
 
 
 @dataclass
@@ -173,14 +164,14 @@ def junit_xml(records: list[dict], summary: dict, rules: list[Rule]) -> str:
     suite_name = f"{summary['suite']} on {summary['model']['name']}"
     cases = ET.SubElement(root, "testsuite", name=f"cases: {suite_name}")
     for r in records:
-        tc = ET.SubElement(cases, "testcase", classname=f"{summary['suite']}.{diff.excerpt(r['category'])}",
-                           name=diff.excerpt(diff.case_name(r), 200), time=f"{r.get('latency_s') or 0:.3f}")
+        tc = ET.SubElement(cases, "testcase", classname=f"{summary['suite']}.{excerpt(r['category'])}",
+                           name=excerpt(diff.case_name(r), 200), time=f"{r.get('latency_s') or 0:.3f}")
         if is_backend_error(r):  # the harness or server failed, not the model
-            ET.SubElement(tc, "error", type="backend_error", message=diff.excerpt(r.get("error"), 500))
+            ET.SubElement(tc, "error", type="backend_error", message=excerpt(r.get("error"), 500))
         elif not r["passed"]:
             failure = ET.SubElement(tc, "failure", type=r["reason"] or "failed",
-                                    message=f"{r['reason']}: {diff.excerpt(r['detail'], 500)}")
-            failure.text = f"{diff.excerpt(r['detail'], 2000)}\noutput: {diff.excerpt(r['output'], 2000)}"
+                                    message=f"{r['reason']}: {excerpt(r['detail'], 500)}")
+            failure.text = f"{excerpt(r['detail'], 2000)}\noutput: {excerpt(r['output'], 2000)}"
     _count(cases)
     checks = ET.SubElement(root, "testsuite", name=f"gate rules: {suite_name}")
     for rule in rules:
@@ -206,34 +197,17 @@ def summary_md(summary: dict, rules: list[Rule], comparison: dict | None, baseli
     verdict = f"❌ failed: {len(failed)} of {len(rules)} rules" if failed else f"✅ passed: all {len(rules)} rules"
     o = summary["overall"]
     lines = [f"## Gate {verdict}", "",
-             f"{diff.md_code(summary['suite'] or '')} on {diff.md_code(summary['model']['name'] or '')}: "
+             f"{md_code(summary['suite'] or '')} on {md_code(summary['model']['name'] or '')}: "
              f"{o['passed']}/{o['total']} cases passed, {summary['backend_errors']['count']} backend errors"
-             + (f"; compared with baseline {diff.md_code(baseline)} (A: baseline, B: this run)" if baseline else ""), "",
+             + (f"; compared with baseline {md_code(baseline)} (A: baseline, B: this run)" if baseline else ""), "",
              "| rule | measured | limit | result |", "|---|---|---|---|"]
     for r in rules:
         measured = "not measured" if r.measured is None else _value(r.measured, r.kind)
         result = "✅ pass" if r.passed else f"❌ fail ({r.missed_by() or 'not measured'})"
-        lines.append(f"| {diff.md_code(r.key)} | {measured} | {'≥' if r.bound == 'min' else '≤'} "
+        lines.append(f"| {md_code(r.key)} | {measured} | {'≥' if r.bound == 'min' else '≤'} "
                      f"{_value(r.limit, r.kind)} | {result} |")
     if comparison:
         lines += ["", diff.render_pair(comparison["pairs"][0], md=True)]
     return "\n".join(lines) + "\n"
 
 
-def main(args) -> int:
-    rules_spec = load_rules(args.rules)
-    summary = summarize(args.run)
-    comparison = diff.compare([args.baseline, args.run]) if args.baseline else None
-    rules = evaluate(rules_spec, summary, comparison, args.rules)
-    for rule in rules:
-        print(rule.line())
-    if comparison:
-        print(f"{diff.pair_headline(comparison['pairs'][0])} (A: baseline, B: this run)")
-    failed = sum(1 for r in rules if not r.passed)
-    print(f"gate {'FAILED' if failed else 'passed'}: {len(rules) - failed} of {len(rules)} rules passed")
-    if args.junit:
-        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules), encoding="utf-8")
-    if args.summary:
-        with open(args.summary, "a", encoding="utf-8") as f:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
-            f.write(summary_md(summary, rules, comparison, args.baseline))
-    return 1 if failed else 0

@@ -23,7 +23,8 @@ QWEN_SPLIT = (
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TOOL_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # other templates tests build fixtures with
+DEMO_TEMPLATE = Path(__file__).resolve().parent / "template.jinja"
 
 
 @dataclass
@@ -36,7 +37,7 @@ class TinySpec:
     intermediate: int = 384
     vocab: int = 1536
     seed: int = 0
-    template: str = "qwen25_tools.jinja"
+    template: str = str(DEMO_TEMPLATE)  # a path, or a name in TEMPLATES
     added_tokens: list[str] = field(default_factory=lambda: list(TOOL_TOKENS))
     eos_token: str = "<|im_end|>"
     extra_corpus: list[str] = field(default_factory=list)
@@ -219,7 +220,7 @@ def cache_root() -> Path:
 
 def demo_recipe_hash() -> str:
     """Hash of everything that decides the demo model, so an edited recipe never reuses a stale build."""
-    from harness import demo_data
+    from harness.demo import data as demo_data
 
     digest = hashlib.sha256()
     for path in (Path(__file__), Path(demo_data.__file__), TEMPLATES / TinySpec().template):
@@ -229,7 +230,7 @@ def demo_recipe_hash() -> str:
 
 def demo_model_path(progress=print) -> Path:
     """The built-in demo model, built on first use into the cache (about a minute on 2 cores)."""
-    from harness import demo_data
+    from harness.demo import data as demo_data
 
     target = cache_root() / f"demo-{demo_recipe_hash()}"
     if (target / "config.json").exists():

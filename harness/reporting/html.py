@@ -7,8 +7,11 @@ Model output, case ids and category names are untrusted: every piece of run data
 import math
 from html import escape
 
-from harness import diff
-from harness.report import HEADERS, pct, percentile, summarize, summary_lines, table_rows
+from harness.reporting import diff
+from harness.reporting.render import HEADERS, summary_lines, table_rows
+from harness.reporting.stats import percentile
+from harness.reporting.summary import summarize
+from harness.text import excerpt, pct, scrub
 from harness.results import is_backend_error, read_records
 
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
@@ -27,7 +30,7 @@ svg text { font: 12px system-ui, sans-serif; fill: #333; } .muted { color: #777;
 
 
 def _e(value) -> str:
-    return escape(diff.scrub(str(value)), quote=True)
+    return escape(scrub(str(value)), quote=True)
 
 
 def _page(title: str, sections: list[str]) -> str:
@@ -98,7 +101,7 @@ def latency_strips(rows: list[tuple[str, list[tuple[float, bool]]]]) -> str:
                      f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle">{k * step:g} s</text>')
     for r, (label, points) in enumerate(rows):
         mid = top + r * row_h + row_h / 2
-        parts.append(f'<text x="{left - 8}" y="{mid + 4:.1f}" text-anchor="end">{_e(diff.excerpt(label, 26))}</text>')
+        parts.append(f'<text x="{left - 8}" y="{mid + 4:.1f}" text-anchor="end">{_e(excerpt(label, 26))}</text>')
         for j, (lat, passed) in enumerate(points):
             jitter = ((j * 0.618034) % 1 - 0.5) * row_h * 0.6  # deterministic spread so equal latencies stay visible
             parts.append(f'<circle cx="{left + lat * scale:.1f}" cy="{mid + jitter:.1f}" r="3.5" fill-opacity="0.75" '

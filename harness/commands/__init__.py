@@ -1,0 +1,1 @@
+"""One module per `harness` subcommand, each with add_arguments(parser) and main(args) -> int."""

@@ -1,0 +1,35 @@
+"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE] [--summary FILE]`: a CI verdict."""
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run folder to judge")
+    parser.add_argument("--rules", required=True, help="gate rules file (TOML; see examples/gate.toml)")
+    parser.add_argument("--baseline", help="run folder to compare with, for the [baseline] rules")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per case and a test per rule")
+    parser.add_argument("--summary", metavar="FILE", help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
+
+
+def main(args) -> int:
+    from harness.reporting import diff
+    from harness.reporting.gate import evaluate, junit_xml, load_rules, summary_md
+    from harness.reporting.summary import summarize
+    from harness.results import read_records
+
+    rules_spec = load_rules(args.rules)
+    summary = summarize(args.run)
+    comparison = diff.compare([args.baseline, args.run]) if args.baseline else None
+    rules = evaluate(rules_spec, summary, comparison, args.rules)
+    for rule in rules:
+        print(rule.line())
+    if comparison:
+        print(f"{diff.pair_headline(comparison['pairs'][0])} (A: baseline, B: this run)")
+    failed = sum(1 for r in rules if not r.passed)
+    print(f"gate {'FAILED' if failed else 'passed'}: {len(rules) - failed} of {len(rules)} rules passed")
+    if args.junit:
+        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules), encoding="utf-8")
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as f:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
+            f.write(summary_md(summary, rules, comparison, args.baseline))
+    return 1 if failed else 0

@@ -1,0 +1,1 @@
+"""From records to what people read: summary, text tables, HTML, diffs, gates and their statistics."""

@@ -1,0 +1,45 @@
+"""Text helpers for anything people read: untrusted text made printable, and figures in human units."""
+import re
+
+EXCERPT_CHARS = 80
+CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def scrub(text: str) -> str:
+    """Replace lone surrogates (which JSON can carry) so the text can be written as UTF-8."""
+    return re.sub(r"[\ud800-\udfff]", "\ufffd", text)
+
+
+def excerpt(text: str | None, width: int = EXCERPT_CHARS) -> str:
+    """One printable line: newlines and other control characters escaped, cut to `width` characters."""
+    line = re.sub(r"[\x00-\x1f\x7f]", lambda m: CONTROL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), scrub(text or ""))
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def md_code(text: str) -> str:
+    """`text` as a Markdown code span fit for a table cell: nothing in it renders as Markdown or HTML."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    cell = text.replace("|", "\\|")  # GFM splits cells on pipes even inside code spans
+    return f"{fence} {cell} {fence}" if text else ""
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def ci_text(ci) -> str:
+    return "-" if not ci else f"{100 * ci[0]:.0f}-{100 * ci[1]:.0f}%"
+
+
+def secs(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f} s"
