@@ -59,6 +59,12 @@ def resolve_model(ref: str, models_file: str | Path = "models.toml") -> ModelSpe
                      f"and not a model folder; pass --model NAME or --model PATH")
 
 
+def replay_spec(path: str | Path) -> ModelSpec:
+    """Recorded outputs served as a model (the replay backend)."""
+    return ModelSpec(name=f"replay:{Path(path).name}", backend="replay", options={"file": str(path)},
+                     source=f"--replay {path}")
+
+
 def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     if not isinstance(entry, dict):
         raise InputError(f"{where}: must be a table of settings")

@@ -1,13 +1,18 @@
-"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE] [--summary FILE]`: a CI verdict."""
+"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE [--junit-cases]] [--summary FILE]`: a CI verdict."""
 import argparse
 from pathlib import Path
+
+from harness.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run folder to judge")
     parser.add_argument("--rules", required=True, help="gate rules file (TOML; see examples/gate.toml)")
     parser.add_argument("--baseline", help="run folder to compare with, for the [baseline] rules")
-    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per case and a test per rule")
+    parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per rule, failed when the rule fails")
+    parser.add_argument("--junit-cases", action="store_true",
+                        help="also a test per case in the JUnit; a failed case is reported skipped with its reason, "
+                             "never a failure: the rules decide the build")
     parser.add_argument("--summary", metavar="FILE", help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
 
 
@@ -17,6 +22,8 @@ def main(args) -> int:
     from harness.reporting.summary import summarize
     from harness.results import read_records
 
+    if args.junit_cases and not args.junit:
+        raise InputError("--junit-cases adds cases to the JUnit file: give --junit FILE too")
     rules_spec = load_rules(args.rules)
     summary = summarize(args.run)
     comparison = diff.compare([args.baseline, args.run]) if args.baseline else None
@@ -28,7 +35,7 @@ def main(args) -> int:
     failed = sum(1 for r in rules if not r.passed)
     print(f"gate {'FAILED' if failed else 'passed'}: {len(rules) - failed} of {len(rules)} rules passed")
     if args.junit:
-        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules), encoding="utf-8")
+        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules, cases=args.junit_cases), encoding="utf-8")
     if args.summary:
         with open(args.summary, "a", encoding="utf-8") as f:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
             f.write(summary_md(summary, rules, comparison, args.baseline))

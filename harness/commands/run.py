@@ -26,15 +26,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     from harness import runner
-    from harness.models import ModelSpec, resolve_model
+    from harness.models import replay_spec, resolve_model
     from harness.reporting.render import render
     from harness.reporting.summary import summarize
     from harness.suite import load_suite
 
     suite = load_suite(args.suite)
     if args.replay:
-        spec = ModelSpec(name=f"replay:{Path(args.replay).name}", backend="replay",
-                         options={"file": args.replay}, source=f"--replay {args.replay}")
+        spec = replay_spec(args.replay)
     else:
         if not args.model:
             raise InputError("harness run: give --model NAME|PATH (try --model demo) or --replay FILE")

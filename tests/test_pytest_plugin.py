@@ -1,0 +1,218 @@
+"""The pytest plugin, run as a user runs it: `pytest SUITE --harness-replay FILE` (or --harness-model)
+in a subprocess, in a fresh folder; outcomes read from pytest's -rA summary and its --junitxml."""
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import REFERENCE_SUITE
+from harness.results import read_manifest, read_records
+from replay_runs import call
+
+SUITE = """
+name = "plugin-check"
+system = "You are a coding assistant."
+
+[[tools]]
+name = "execute_code"
+description = "Run a shell command."
+parameters = { type = "object", properties = { code = { type = "string" } }, required = ["code"] }
+
+[[tools]]
+name = "read_file"
+description = "Read a file."
+parameters = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
+
+[[cases]]
+id = "lint-ok"
+category = "lint"
+tags = ["smoke"]
+prompt = "Run ruff."
+expect = { call = "execute_code" }
+
+[[cases]]
+id = "lint-bad"
+category = "lint"
+prompt = "Run ruff on src."
+expect = { call = "execute_code" }
+
+[[cases]]
+id = "read-known"
+category = "read"
+xfail = "the model confuses reading with running"
+prompt = "Show me setup.cfg."
+expect = { call = "read_file" }
+
+[[cases]]
+id = "read-fixed"
+category = "read"
+xfail = true
+prompt = "Open README.md."
+expect = { call = "read_file" }
+
+[[cases]]
+id = "direct-ok"
+category = "direct"
+tags = ["smoke", "general"]
+prompt = "What is a list comprehension?"
+expect = "direct"
+
+[[cases]]
+id = "lost"
+category = "direct"
+prompt = "What is a tuple?"
+expect = "direct"
+"""
+# "lost" has no recorded output: a backend error, which pytest reports as an ERROR, not a failure
+OUTPUTS = {
+    "lint-ok": call("execute_code", code="ruff check ."),
+    "lint-bad": "I would rather explain ruff than run it.",
+    "read-known": call("execute_code", code="cat setup.cfg"),
+    "read-fixed": call("read_file", path="README.md"),
+    "direct-ok": "A list comprehension builds a list from an iterable in one expression.",
+}
+GATE = """
+[overall]
+min_decision = 0.5
+[categories.lint]
+min_accuracy = 1.0
+"""
+CASE_IDS = ["lint-ok", "lint-bad", "read-known", "read-fixed", "direct-ok", "lost"]
+RULE_ITEMS = ["gate[overall.min_decision]", "gate[categories.lint.min_accuracy]"]
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    (tmp_path / "suite.toml").write_text(SUITE)
+    (tmp_path / "replay.jsonl").write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in OUTPUTS.items()))
+    (tmp_path / "gate.toml").write_text(GATE)
+    return tmp_path
+
+
+def pytest_run(cwd: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
+    """Run pytest as a user would; returns the process and item name -> outcome from the -rA summary."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-q", "-p", "no:randomly", *args],
+                       capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    outcomes = {}
+    for line in r.stdout.splitlines():
+        word, _, rest = line.partition(" ")
+        if word in ("PASSED", "FAILED", "XFAIL", "XPASS", "ERROR", "SKIPPED") and "::" in rest:
+            outcomes[rest.split("::", 1)[1].split(" - ")[0].strip()] = word
+    return r, outcomes
+
+
+def replay_args(*extra: str) -> list[str]:
+    return ["suite.toml", "--harness-replay", "replay.jsonl", "--harness-run-dir", "run", *extra]
+
+
+def test_items_outcomes_messages_and_junit(project):
+    r, outcomes = pytest_run(project, *replay_args("--harness-gate=gate.toml", "--junitxml", "junit.xml"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert outcomes == {"lint-ok": "PASSED", "lint-bad": "FAILED", "read-known": "XFAIL", "read-fixed": "XPASS",
+                        "direct-ok": "PASSED", "lost": "ERROR",
+                        "gate[overall.min_decision]": "PASSED", "gate[categories.lint.min_accuracy]": "FAILED"}
+    # the failure names the verdict, what was expected, what was detected and shows the output
+    assert "lint-bad: no_call at level decision" in r.stdout
+    assert 'expected: {"call": "execute_code"}' in r.stdout
+    assert "I would rather explain ruff than run it." in r.stdout
+    assert "FAIL  [categories.lint] min_accuracy: lint accuracy 50.0%" in r.stdout
+    assert "lost: backend error: no recorded output" in r.stdout
+    assert "Traceback" not in r.stdout and "pytest_plugin.py" not in r.stdout
+
+    junit = ET.parse(project / "junit.xml").getroot()
+    cases = {tc.get("name"): tc for tc in junit.iter("testcase")}
+    assert list(cases) == CASE_IDS + RULE_ITEMS
+    assert cases["lint-bad"].find("failure") is not None and "no_call" in cases["lint-bad"].find("failure").get("message")
+    assert cases["read-known"].find("skipped").get("type") == "pytest.xfail"
+    assert cases["lost"].find("error") is not None
+    assert cases["gate[categories.lint.min_accuracy]"].find("failure") is not None
+    assert all(len(cases[n]) == 0 for n in ("lint-ok", "direct-ok", "read-fixed", "gate[overall.min_decision]"))
+
+    # one batched generation for the session, into a normal run folder
+    assert read_manifest(project / "run")["sessions"] == 1
+    lines = (project / "run" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["id"] for line in lines) == sorted(CASE_IDS)
+
+
+def test_k_and_m_select_and_only_selected_cases_are_generated(project):
+    r, outcomes = pytest_run(project, *replay_args("-k", "lint"))
+    assert outcomes == {"lint-ok": "PASSED", "lint-bad": "FAILED"}, r.stdout
+    assert sorted(rec["id"] for rec in read_records(project / "run")) == ["lint-bad", "lint-ok"]
+
+    # tags and categories are markers; a second run folder shows -m's selection alone was generated
+    r, outcomes = pytest_run(project, "suite.toml", "--harness-replay", "replay.jsonl", "--harness-run-dir", "run-m",
+                             "-m", "smoke and not general", "--strict-markers")
+    assert outcomes == {"lint-ok": "PASSED"}, r.stdout + r.stderr
+    assert [rec["id"] for rec in read_records(project / "run-m")] == ["lint-ok"]
+    r, outcomes = pytest_run(project, *replay_args("-m", "read"))
+    assert outcomes == {"read-known": "XFAIL", "read-fixed": "XPASS"}, r.stdout
+
+
+def test_last_failed_reruns_only_the_failures(project):
+    r, first = pytest_run(project, *replay_args())
+    assert first["lint-bad"] == "FAILED" and r.returncode == 1
+    r, again = pytest_run(project, "suite.toml", "--harness-replay", "replay.jsonl", "--harness-run-dir", "run-lf", "--lf")
+    assert again == {"lint-bad": "FAILED", "lost": "ERROR"}, r.stdout  # errors count as failed for --lf
+    assert sorted(rec["id"] for rec in read_records(project / "run-lf")) == ["lint-bad", "lost"]
+
+
+def test_exitfirst_stops_at_the_first_failure(project):
+    r, outcomes = pytest_run(project, *replay_args("-x"))
+    assert r.returncode == 1
+    assert outcomes == {"lint-ok": "PASSED", "lint-bad": "FAILED"}, r.stdout
+    assert "stopping after 1 failures" in r.stdout
+
+
+def test_gate_rules_alone_judge_the_whole_suite(project):
+    r, outcomes = pytest_run(project, *replay_args("--harness-gate=gate.toml", "-k", "gate"))
+    assert outcomes == {"gate[overall.min_decision]": "PASSED", "gate[categories.lint.min_accuracy]": "FAILED"}, r.stdout
+    assert len(read_records(project / "run")) == len(CASE_IDS)
+
+
+def test_suites_are_not_collected_without_a_model(project):
+    r, outcomes = pytest_run(project, ".")
+    assert r.returncode == 5 and outcomes == {}, r.stdout  # 5: pytest collected nothing
+    assert not (project / "run").exists() and not (project / "reports").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--harness-model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--harness-replay", "replay.jsonl", "--harness-gate=bad.toml"], "bad.toml: unknown section [overal]"),
+    (["--harness-replay", "replay.jsonl", "--harness-gate=base.toml"], "give --harness-baseline RUN"),
+    (["--harness-replay", "missing.jsonl"], "missing.jsonl: no such replay file"),
+])
+def test_bad_input_is_a_one_line_error(project, args, message):
+    (project / "bad.toml").write_text("[overal]\nmin_accuracy = 0.5\n")
+    (project / "base.toml").write_text("[baseline]\nmax_broken = 0\n")
+    r, _ = pytest_run(project, "suite.toml", *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stdout + r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_a_broken_suite_file_is_a_collection_error(project):
+    (project / "broken.toml").write_text('[[cases]]\nid = "a"\ncategory = "x"\nprompt = "p"\nexpect = "sometimes"\n')
+    r, _ = pytest_run(project, "broken.toml", "--harness-replay", "replay.jsonl")
+    assert r.returncode == 2 and "broken.toml: case 'a'" in r.stdout, r.stdout
+    assert "Traceback" not in r.stdout
+
+
+def test_demo_model_once_per_session(tmp_path, demo_model):
+    """Real mlx generation: outcomes agree with the run folder's verdicts, generated in one session."""
+    suite = tmp_path / "coding_tools.toml"
+    suite.write_text(REFERENCE_SUITE.read_text())
+    r, outcomes = pytest_run(tmp_path, suite.name, "--harness-model", "demo", "--harness-run-dir", "run",
+                             "--junitxml", "junit.xml", "-k", "typecheck or lint or direct")
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    records = {rec["id"]: rec for rec in read_records(tmp_path / "run")}
+    assert outcomes and set(outcomes) == set(records)
+    assert all(i.startswith(("typecheck-", "lint-", "direct-")) for i in outcomes)
+    assert {i: o == "PASSED" for i, o in outcomes.items()} == {i: rec["passed"] for i, rec in records.items()}
+    manifest = read_manifest(tmp_path / "run")
+    assert manifest["sessions"] == 1 and manifest["model"]["backend"] == "mlx" and manifest["status"] == "complete"
+    assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == len(records)
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert int(junit.find("testsuite").get("failures")) == sum(not rec["passed"] for rec in records.values())
