@@ -93,8 +93,9 @@ def project(tmp_path) -> Path:
 
 
 def pytest_run(cwd: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, dict[str, str]]:
-    """Run pytest as a user would; returns the process and item name -> outcome from the -rA summary."""
-    r = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-q", "-p", "no:randomly", *args],
+    """Run pytest as a user would; returns the process and item name -> outcome from the -rA summary.
+    Hypothesis's pytest plugin is left out: it costs seconds of import per run and plays no part."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-q", "-p", "no:hypothesispytest", *args],
                        capture_output=True, text=True, cwd=cwd, timeout=timeout)
     outcomes = {}
     for line in r.stdout.splitlines():
