@@ -18,6 +18,7 @@ COMMANDS = {
     "models": ("harness.commands.models", "list the models of models.toml"),
     "detect": ("harness.commands.detect", "find tool calls in model outputs (JSONL or --text)"),
     "import": ("harness.commands.import_suite", "import a public benchmark (BFCL) as a suite"),
+    "init": ("harness.commands.init", "write a starter suite and models.toml entry from your tool definitions"),
 }
 
 

@@ -9,10 +9,12 @@ import hashlib
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from harness.backends.mlx_env import ensure_fast_blas
 
@@ -43,8 +45,8 @@ class TinySpec:
     extra_corpus: list[str] = field(default_factory=list)
 
 
-# The demo: big enough to learn which requests need a tool (17/20 on the held-out reference suite
-# when measured), small enough to build in about a minute on 2 cores.
+# The demo: big enough to learn which requests need a tool (14-17 of 20 on the held-out reference
+# suite, varying by machine), small enough to build in 1.5-5 minutes on 2 busy cores.
 DEMO_SPEC_ARGS = {"hidden": 192, "layers": 4, "intermediate": 576}
 DEMO_STEPS = 600
 
@@ -115,8 +117,10 @@ def build_tiny_model(out: Path, spec: TinySpec, conversations: list[dict] = ()) 
 
 
 def fine_tune(model_dir: Path, conversations: list[dict], steps: int = 150, batch_size: int = 8,
-              learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
+              learning_rate: float = 1e-3, seed: int = 0,
+              on_step: Callable[[int, int, float], None] | None = None) -> list[float]:
     """Full fine-tune in place on the assistant turns of `conversations`; returns the loss curve.
+    `on_step(done, steps, loss)` is called after every step, for progress.
 
     Full fine-tuning, not LoRA: on a random base LoRA barely learns (research note), full FT
     learns the tool-call format in a few dozen steps.
@@ -187,6 +191,8 @@ def fine_tune(model_dir: Path, conversations: list[dict], steps: int = 150, batc
         optimizer.update(model, grads)
         mx.eval(model.parameters(), optimizer.state, loss)
         losses.append(loss.item())
+        if on_step:
+            on_step(len(losses), steps, losses[-1])
     save_model(model_dir, model)
     return losses
 
@@ -228,30 +234,69 @@ def demo_recipe_hash() -> str:
     return digest.hexdigest()[:12]
 
 
-def demo_model_path(progress=print) -> Path:
-    """The built-in demo model, built on first use into the cache (about a minute on 2 cores)."""
+class BuildProgress:
+    """What a demo build tells its user: a line per stage and, once the first steps are timed, the
+    fine-tune's time left measured on this machine. On a terminal, a redrawn step/loss/time-left line."""
+
+    TIMED_STEPS = 10  # steps timed before the estimate: the first few include mlx's compile warm-up
+
+    def __init__(self, say: Callable[[str], None] | None):
+        self.say = say or (lambda line: None)
+        self.live = say is not None and sys.stderr.isatty()
+        self.start = self.drawn = 0.0
+
+    def step(self, done: int, steps: int, loss: float) -> None:
+        now = time.perf_counter()
+        if done == 1:
+            self.start = now
+            return
+        rate = (now - self.start) / (done - 1)  # seconds a step, step 1's warm-up left out
+        left = rate * (steps - done)
+        if self.live and (now - self.drawn > 0.2 or done == steps):
+            self.drawn = now
+            sys.stderr.write(f"\r  fine-tune step {done}/{steps}  loss {loss:.3f}  {left:.0f} s left   ")
+            if done == steps:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+        elif not self.live and done == self.TIMED_STEPS:
+            self.say(f"  fine-tuning {steps} steps: about {left:.0f} s left (timed over steps 2-{done} on this machine)")
+
+
+def demo_model_path(progress: Callable[[str], None] | None = print) -> Path:
+    """The built-in demo model, built on first use into the cache (1.5-5 minutes on 2 cores).
+    `progress` gets a line per stage of a build (None: silent); see BuildProgress."""
     from harness.demo import data as demo_data
 
     target = cache_root() / f"demo-{demo_recipe_hash()}"
     if (target / "config.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    report = BuildProgress(progress)
     # one builder at a time: parallel test processes wait for the first build instead of repeating it
     with open(target.parent / f"{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report.say(f"waiting for another process building the demo model into {target} ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / "config.json").exists():
             return target
-        progress(f"building the demo model into {target} (first use only, about a minute) ...")
+        report.say(f"building the demo model into {target} (first use only; 1.5-5 minutes on 2 CPU cores)")
         t0 = time.perf_counter()
         conversations = demo_data.conversations()
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             work = Path(tmp) / "model"
             build_tiny_model(work, TinySpec(**DEMO_SPEC_ARGS), conversations)
-            losses = fine_tune(work, conversations, steps=DEMO_STEPS)
+            report.say(f"  tokenizer trained and model initialised on {len(conversations)} conversations "
+                       f"({time.perf_counter() - t0:.1f} s)")
+            t1 = time.perf_counter()
+            losses = fine_tune(work, conversations, steps=DEMO_STEPS, on_step=report.step)
+            report.say(f"  fine-tuned {len(losses)} steps in {time.perf_counter() - t1:.0f} s "
+                       f"(loss {losses[0]:.2f} -> {losses[-1]:.2f})")
             (work / "demo_build.json").write_text(json.dumps({
                 "recipe": target.name, "examples": len(conversations), "steps": len(losses),
                 "first_loss": losses[0], "last_loss": losses[-1], "build_s": time.perf_counter() - t0,
             }, indent=2))
             os.replace(work, target)
-        progress(f"demo model ready in {time.perf_counter() - t0:.1f} s")
+        report.say(f"demo model ready in {time.perf_counter() - t0:.0f} s")
     return target
