@@ -1,12 +1,16 @@
 """A first run that talks: the demo build reports each stage and the fine-tune's time left, measured
 on this machine; on a terminal a redrawn step/loss line. Built with the real builder on a shrunken
-recipe (a tiny model, a few steps) into a temporary cache, so it takes seconds, not minutes."""
+recipe (a tiny model, a few steps) into a temporary cache, so it takes seconds, not minutes.
+And scripts/setup.sh says nothing but a start and a ready line unless a step fails."""
 import io
 import re
+import shutil
+import subprocess
 import sys
 
 import pytest
 
+from conftest import ROOT
 from harness.demo import build, data
 
 
@@ -31,7 +35,7 @@ def test_build_prints_a_line_per_stage_and_a_measured_estimate(small_recipe, mon
     path = build.demo_model_path(progress=lines.append)
     assert (path / "config.json").is_file() and path.parent == small_recipe
     assert len(lines) == 5, lines
-    assert lines[0].startswith(f"building the demo model into {path}") and "1.5-5 minutes" in lines[0]
+    assert lines[0].startswith(f"building the demo model into {path}") and "1.5-5 minutes" in lines[0] and "time left follows" in lines[0]
     assert re.fullmatch(r"  tokenizer trained and model initialised on 24 conversations \(\d+\.\d s\)", lines[1])
     assert re.fullmatch(r"  fine-tuning 14 steps: about \d+ s left \(timed over steps 2-10 on this machine\)", lines[2])
     losses = re.fullmatch(r"  fine-tuned 14 steps in \d+ s \(loss (\d+\.\d+) -> (\d+\.\d+)\)", lines[3])
@@ -53,3 +57,24 @@ def test_build_on_a_terminal_redraws_step_loss_and_time_left(small_recipe, monke
     assert not any("timed over" in line for line in lines)  # the live line replaces the estimate line
     assert lines[0].startswith("building the demo model") and lines[-1].startswith("demo model ready")
 
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_setup_is_quiet_unless_a_step_fails(tmp_path, fail):
+    """scripts/setup.sh in a copy whose .venv python is a noisy stand-in for pip (no install happens)."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "setup.sh", tmp_path / "scripts" / "setup.sh")
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/bin/sh\necho "Collecting noise for $*"\n'
+                      + ('case "$*" in *-e*) echo "ERROR: no matching distribution" >&2; exit 1;; esac\n' if fail else ""))
+    python.chmod(0o755)
+    r = subprocess.run(["bash", str(tmp_path / "scripts" / "setup.sh")], capture_output=True, text=True, timeout=120)
+    if not fail:
+        assert r.returncode == 0 and "Collecting" not in r.stdout + r.stderr, r.stdout + r.stderr
+        assert r.stdout.splitlines()[-1] == "ready: .venv/bin/harness --help"
+    else:
+        assert r.returncode == 1 and "ready" not in r.stdout
+        assert "setup failed while installing the package (pip install -e .[dev]); its output:" in r.stderr
+        assert "Collecting noise for -m pip install -e .[dev]" in r.stderr and "ERROR: no matching distribution" in r.stderr
+        assert "upgrade pip" not in r.stderr  # the step that passed stays quiet

@@ -281,7 +281,8 @@ def demo_model_path(progress: Callable[[str], None] | None = print) -> Path:
             fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / "config.json").exists():
             return target
-        report.say(f"building the demo model into {target} (first use only; 1.5-5 minutes on 2 CPU cores)")
+        report.say(f"building the demo model into {target} (first use only: 1.5-5 minutes on 2 free "
+                   "CPU cores, longer on a busy machine; the time left follows once measured)")
         t0 = time.perf_counter()
         conversations = demo_data.conversations()
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
