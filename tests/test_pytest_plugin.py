@@ -12,7 +12,7 @@ from conftest import REFERENCE_SUITE
 from harness.results import read_manifest, read_records
 from replay_runs import call
 
-SUITE = """
+TOOLS = """
 name = "plugin-check"
 system = "You are a coding assistant."
 
@@ -25,47 +25,19 @@ parameters = { type = "object", properties = { code = { type = "string" } }, req
 name = "read_file"
 description = "Read a file."
 parameters = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
-
-[[cases]]
-id = "lint-ok"
-category = "lint"
-tags = ["smoke"]
-prompt = "Run ruff."
-expect = { call = "execute_code" }
-
-[[cases]]
-id = "lint-bad"
-category = "lint"
-prompt = "Run ruff on src."
-expect = { call = "execute_code" }
-
-[[cases]]
-id = "read-known"
-category = "read"
-xfail = "the model confuses reading with running"
-prompt = "Show me setup.cfg."
-expect = { call = "read_file" }
-
-[[cases]]
-id = "read-fixed"
-category = "read"
-xfail = true
-prompt = "Open README.md."
-expect = { call = "read_file" }
-
-[[cases]]
-id = "direct-ok"
-category = "direct"
-tags = ["smoke", "general"]
-prompt = "What is a list comprehension?"
-expect = "direct"
-
-[[cases]]
-id = "lost"
-category = "direct"
-prompt = "What is a tuple?"
-expect = "direct"
 """
+# id, category, prompt, expect, extra keys
+CASES = [
+    ("lint-ok", "lint", "Run ruff.", '{ call = "execute_code" }', 'tags = ["smoke"]'),
+    ("lint-bad", "lint", "Run ruff on src.", '{ call = "execute_code" }', ""),
+    ("read-known", "read", "Show me setup.cfg.", '{ call = "read_file" }',
+     'xfail = "the model confuses reading with running"'),
+    ("read-fixed", "read", "Open README.md.", '{ call = "read_file" }', "xfail = true"),
+    ("direct-ok", "direct", "What is a list comprehension?", '"direct"', 'tags = ["smoke", "general"]'),
+    ("lost", "direct", "What is a tuple?", '"direct"', ""),
+]
+SUITE = TOOLS + "".join(f'\n[[cases]]\nid = "{i}"\ncategory = "{c}"\nprompt = "{p}"\nexpect = {e}\n{x}\n'
+                        for i, c, p, e, x in CASES)
 # "lost" has no recorded output: a backend error, which pytest reports as an ERROR, not a failure
 OUTPUTS = {
     "lint-ok": call("execute_code", code="ruff check ."),
@@ -80,7 +52,7 @@ min_decision = 0.5
 [categories.lint]
 min_accuracy = 1.0
 """
-CASE_IDS = ["lint-ok", "lint-bad", "read-known", "read-fixed", "direct-ok", "lost"]
+CASE_IDS = [case[0] for case in CASES]
 RULE_ITEMS = ["gate[overall.min_decision]", "gate[categories.lint.min_accuracy]"]
 
 

@@ -46,7 +46,7 @@ class TinySpec:
 
 
 # The demo: big enough to learn which requests need a tool (14-17 of 20 on the held-out reference
-# suite, varying by machine), small enough to build in 1.5-5 minutes on 2 busy cores.
+# suite, varying by machine), small enough to build in 1.5-5 minutes on 2 free cores.
 DEMO_SPEC_ARGS = {"hidden": 192, "layers": 4, "intermediate": 576}
 DEMO_STEPS = 600
 
@@ -263,7 +263,7 @@ class BuildProgress:
 
 
 def demo_model_path(progress: Callable[[str], None] | None = print) -> Path:
-    """The built-in demo model, built on first use into the cache (1.5-5 minutes on 2 cores).
+    """The built-in demo model, built on first use into the cache (1.5-5 minutes on 2 free cores).
     `progress` gets a line per stage of a build (None: silent); see BuildProgress."""
     from harness.demo import data as demo_data
 
