@@ -44,6 +44,7 @@ def _active(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     if _active(config):
         config.addinivalue_line("markers", "harness_case: a case of a toolcall-harness suite")
+        config.addinivalue_line("markers", "harness_gate: a gate rule of --harness-gate")
         config.stash[RUNS], config.stash[MARKERS] = [], set()
 
 
@@ -137,6 +138,7 @@ class SuiteFile(pytest.File):
                 name = case.id if samples == 1 else f"{case.id}[{sample}]"
                 item = CaseItem.from_parent(self, name=name, case=case, sample=sample)
                 # tags and the category are markers, so -m selects on them
+                item.add_marker("harness_case")
                 for marker in (*case.tags, case.category):
                     if marker not in config.stash[MARKERS]:  # registered, so --strict-markers accepts it
                         config.stash[MARKERS].add(marker)
@@ -148,7 +150,9 @@ class SuiteFile(pytest.File):
                 yield item
         for key in rule_keys(rules):
             # "[categories.lint] min_tool" -> "gate[categories.lint.min_tool]"
-            yield RuleItem.from_parent(self, name=f"gate{key.replace('] ', '.')}]", key=key)
+            rule = RuleItem.from_parent(self, name=f"gate{key.replace('] ', '.')}]", key=key)
+            rule.add_marker("harness_gate")
+            yield rule
 
     def run_dir(self) -> Path:
         from harness import runner

@@ -29,10 +29,10 @@ step_demo() {     # builds the demo model on a cache miss, with progress; instan
 }
 
 step_pytest() {   # the pytest form: the suite runs once, batched; the gate rules are the test items
-  # -k gate: every case still runs and lands in $RUN, but only the rules decide the job (drop -k
-  # locally to see each case as a test, or mark known failures `xfail = true` in the suite)
+  # -m harness_gate: every case still runs and lands in $RUN, but only the rules decide the job
+  # (drop -m locally to see each case as a test, or mark known failures `xfail = true` in the suite)
   $PY -m pytest suites/coding_tools.toml --harness-model demo --harness-gate=examples/gate.toml \
-    --harness-run-dir "$RUN" -k gate -p no:cacheprovider --junitxml "$REPORTS/pytest-junit.xml"
+    --harness-run-dir "$RUN" -m harness_gate -p no:cacheprovider --junitxml "$REPORTS/pytest-junit.xml"
 }
 
 step_gate() {     # the gate form, on the same run folder (resumed: nothing is generated again)

@@ -120,8 +120,10 @@ def test_k_and_m_select_and_only_selected_cases_are_generated(project):
                              "-m", "smoke and not general", "--strict-markers")
     assert outcomes == {"lint-ok": "PASSED"}, r.stdout + r.stderr
     assert [rec["id"] for rec in read_records(project / "run-m")] == ["lint-ok"]
-    r, outcomes = pytest_run(project, *replay_args("-m", "read"))
+    r, outcomes = pytest_run(project, *replay_args("-m", "read", "--harness-gate=gate.toml"))
     assert outcomes == {"read-known": "XFAIL", "read-fixed": "XPASS"}, r.stdout
+    r, outcomes = pytest_run(project, *replay_args("-m", "harness_case and not read and not lint"))
+    assert outcomes == {"direct-ok": "PASSED", "lost": "ERROR"}, r.stdout
 
 
 def test_last_failed_reruns_only_the_failures(project):
@@ -140,7 +142,7 @@ def test_exitfirst_stops_at_the_first_failure(project):
 
 
 def test_gate_rules_alone_judge_the_whole_suite(project):
-    r, outcomes = pytest_run(project, *replay_args("--harness-gate=gate.toml", "-k", "gate"))
+    r, outcomes = pytest_run(project, *replay_args("--harness-gate=gate.toml", "-m", "harness_gate"))
     assert outcomes == {"gate[overall.min_decision]": "PASSED", "gate[categories.lint.min_accuracy]": "FAILED"}, r.stdout
     assert len(read_records(project / "run")) == len(CASE_IDS)
 
@@ -189,3 +191,13 @@ def test_demo_model_once_per_session(tmp_path, demo_model):
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == len(records)
     junit = ET.parse(tmp_path / "junit.xml").getroot()
     assert int(junit.find("testsuite").get("failures")) == sum(not rec["passed"] for rec in records.values())
+
+
+def test_samples_are_items_and_node_ids_select(project):
+    (project / "replay.jsonl").write_text("".join(json.dumps({"id": k, "output": v, "sample": s}) + "\n"
+                                                  for k, v in OUTPUTS.items() for s in (0, 1)))
+    r, outcomes = pytest_run(project, "suite.toml::lint-ok[1]", "suite.toml::lint-bad[0]", "--harness-replay",
+                             "replay.jsonl", "--harness-samples", "2", "--harness-run-dir", "run")
+    assert outcomes == {"lint-ok[1]": "PASSED", "lint-bad[0]": "FAILED"}, r.stdout + r.stderr
+    assert sorted((rec["id"], rec["sample"]) for rec in read_records(project / "run")) == [
+        ("lint-bad", 0), ("lint-bad", 1), ("lint-ok", 0), ("lint-ok", 1)]  # a case's samples run together
