@@ -168,10 +168,14 @@ def test_bad_input_is_a_one_line_error(project, args, message):
     assert "Traceback" not in r.stdout + r.stderr
 
 
-def test_a_broken_suite_file_is_a_collection_error(project):
-    (project / "broken.toml").write_text('[[cases]]\nid = "a"\ncategory = "x"\nprompt = "p"\nexpect = "sometimes"\n')
+@pytest.mark.parametrize("extra, message", [
+    ('expect = "sometimes"', "broken.toml: case 'a': field 'expect': unknown expectation 'sometimes'"),
+    ('expect = "direct"\nxfail = 1', "broken.toml: case 'a': field 'xfail' must be true, false or a reason string"),
+])
+def test_a_broken_suite_file_is_a_collection_error(project, extra, message):
+    (project / "broken.toml").write_text(f'[[cases]]\nid = "a"\ncategory = "x"\nprompt = "p"\n{extra}\n')
     r, _ = pytest_run(project, "broken.toml", "--harness-replay", "replay.jsonl")
-    assert r.returncode == 2 and "broken.toml: case 'a'" in r.stdout, r.stdout
+    assert r.returncode == 2 and message in r.stdout, r.stdout
     assert "Traceback" not in r.stdout
 
 
@@ -201,3 +205,21 @@ def test_samples_are_items_and_node_ids_select(project):
     assert outcomes == {"lint-ok[1]": "PASSED", "lint-bad[0]": "FAILED"}, r.stdout + r.stderr
     assert sorted((rec["id"], rec["sample"]) for rec in read_records(project / "run")) == [
         ("lint-bad", 0), ("lint-bad", 1), ("lint-ok", 0), ("lint-ok", 1)]  # a case's samples run together
+
+
+def test_a_folder_walk_collects_toml_and_jsonl_suites_only(project):
+    tools = [{"name": "execute_code", "description": "Run a shell command.",
+              "parameters": {"type": "object", "properties": {"code": {"type": "string"}}}}]
+    lines = [{"id": "j-lint", "category": "lint", "prompt": "Run ruff.", "expect": {"call": "execute_code"}, "tools": tools},
+             {"id": "j-direct", "category": "direct", "prompt": "What is a set?", "expect": "direct"}]
+    (project / "more.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with (project / "replay.jsonl").open("a") as f:
+        f.write(json.dumps({"id": "j-lint", "output": call("execute_code", code="ruff check .")}) + "\n")
+        f.write(json.dumps({"id": "j-direct", "output": "An unordered collection."}) + "\n")
+    (project / "models.toml").write_text('[models.x]\nbackend = "mlx"\npath = "nowhere"\n')
+    # gate.toml, models.toml and replay.jsonl are not suites: a walk leaves them alone
+    r, outcomes = pytest_run(project, ".", "--harness-replay", "replay.jsonl", "--harness-run-dir", "runs", "-k", "lint or j-")
+    assert outcomes == {"j-lint": "PASSED", "j-direct": "PASSED", "lint-ok": "PASSED", "lint-bad": "FAILED"}, r.stdout
+    # several suite files in one session: a run folder each, under --harness-run-dir
+    assert sorted(rec["id"] for rec in read_records(project / "runs" / "more")) == ["j-direct", "j-lint"]
+    assert sorted(rec["id"] for rec in read_records(project / "runs" / "suite")) == ["lint-bad", "lint-ok"]
