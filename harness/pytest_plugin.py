@@ -227,8 +227,9 @@ class CaseItem(pytest.Item):
 
 def failure_message(record: dict) -> str:
     calls = record.get("detection", {}).get("calls", [])
-    detected = "\n".join(f"  {json.dumps(c, ensure_ascii=False)}" for c in calls) or "  (none)"
-    return (f"{record['id']}: {record['reason']} at level {record['level']}: {record['detail']}\n"
+    # model text is untrusted: excerpt() escapes control characters (no terminal escapes get through)
+    detected = "\n".join(f"  {excerpt(json.dumps(c, ensure_ascii=False), 300)}" for c in calls) or "  (none)"
+    return (f"{record['id']}: {record['reason']} at level {record['level']}: {excerpt(record['detail'], 500)}\n"
             f"expected: {json.dumps(record.get('expect'), ensure_ascii=False)}\n"
             f"detected calls ({record.get('detection', {}).get('format') or 'no format'}):\n{detected}\n"
             f"output: {excerpt(record.get('output'), 600)}")

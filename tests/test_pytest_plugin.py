@@ -41,7 +41,7 @@ SUITE = TOOLS + "".join(f'\n[[cases]]\nid = "{i}"\ncategory = "{c}"\nprompt = "{
 # "lost" has no recorded output: a backend error, which pytest reports as an ERROR, not a failure
 OUTPUTS = {
     "lint-ok": call("execute_code", code="ruff check ."),
-    "lint-bad": "I would rather explain ruff than run it.",
+    "lint-bad": "I would rather explain ruff than run it.\x1b[2J",  # a terminal escape from the model
     "read-known": call("execute_code", code="cat setup.cfg"),
     "read-fixed": call("read_file", path="README.md"),
     "direct-ok": "A list comprehension builds a list from an iterable in one expression.",
@@ -90,7 +90,7 @@ def test_items_outcomes_messages_and_junit(project):
     # the failure names the verdict, what was expected, what was detected and shows the output
     assert "lint-bad: no_call at level decision" in r.stdout
     assert 'expected: {"call": "execute_code"}' in r.stdout
-    assert "I would rather explain ruff than run it." in r.stdout
+    assert "I would rather explain ruff than run it.\\x1b[2J" in r.stdout and "\x1b" not in r.stdout
     assert "FAIL  [categories.lint] min_accuracy: lint accuracy 50.0%" in r.stdout
     assert "lost: backend error: no recorded output" in r.stdout
     assert "Traceback" not in r.stdout and "pytest_plugin.py" not in r.stdout
