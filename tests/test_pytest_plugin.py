@@ -223,3 +223,14 @@ def test_a_folder_walk_collects_toml_and_jsonl_suites_only(project):
     # several suite files in one session: a run folder each, under --harness-run-dir
     assert sorted(rec["id"] for rec in read_records(project / "runs" / "more")) == ["j-direct", "j-lint"]
     assert sorted(rec["id"] for rec in read_records(project / "runs" / "suite")) == ["lint-bad", "lint-ok"]
+
+
+def test_baseline_rules_compare_with_a_baseline_run(project):
+    pytest_run(project, "suite.toml", "--harness-replay", "replay.jsonl", "--harness-run-dir", "base")
+    broken = dict(OUTPUTS, **{"lint-ok": "No tool today."})
+    (project / "worse.jsonl").write_text("".join(json.dumps({"id": k, "output": v}) + "\n" for k, v in broken.items()))
+    (project / "base.toml").write_text("[baseline]\nmax_broken = 0\nmax_accuracy_drop = 0.5\n")
+    r, outcomes = pytest_run(project, "suite.toml", "--harness-replay", "worse.jsonl", "--harness-run-dir", "new",
+                             "--harness-gate=base.toml", "--harness-baseline", "base", "-m", "harness_gate")
+    assert outcomes == {"gate[baseline.max_broken]": "FAILED", "gate[baseline.max_accuracy_drop]": "PASSED"}, r.stdout
+    assert "FAIL  [baseline] max_broken: cases broken vs baseline 1, limit <= 0" in r.stdout

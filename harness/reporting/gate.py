@@ -1,4 +1,4 @@
-"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE] [--summary FILE]`: a CI verdict.
+"""`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE [--junit-cases]] [--summary FILE]`: a CI verdict.
 
 Rules are floors on accuracy (overall and per category, per scoring level), limits against a
 baseline run (cases broken, accuracy drop) and budgets (latency, size, memory, backend errors).
