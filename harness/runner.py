@@ -210,7 +210,7 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
             suite={"name": suite.name, "path": suite.path, "sha256": suite.sha256, "cases": len(suite.cases)},
             model={"name": spec.name, "backend": spec.backend, "source": spec.source, "load_s": loaded.load_s,
                    "size_bytes": loaded.size_bytes, "peak_memory_bytes": None, **loaded.details},
-            sampler=spec.sampler(), samples=samples, identity=identity,
+            sampler=backend.recorded_sampler() or spec.sampler(), samples=samples, identity=identity,
             warnings=backend.setup_warnings() + sampling_warnings(spec, samples),
             versions=_versions(), sessions=(old.sessions if old else 0) + 1,
             generation=old.generation if old else {})
@@ -224,7 +224,7 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         try:
             stream = backend.generate(requests)
             for gen in stream:
-                record = judge(by_id[gen.case_id], gen, spec.sampler())
+                record = judge(by_id[gen.case_id], gen, manifest.sampler)
                 writer.write(record)
                 records.append(record)
                 generated += 1

@@ -33,6 +33,7 @@ class Generation:
     # "sequential" | "batched" (latency measured inside a batch) | "concurrent" (requests overlapped) | "replayed"
     timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
+    sampler: dict | None = None  # the settings a recorded output was generated with (replay)
 
 
 @dataclass
@@ -68,6 +69,10 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         ...
+
+    def recorded_sampler(self) -> dict | None:
+        """The sampler settings the outputs were generated with, when they were not generated now (replay)."""
+        return None
 
     def identity(self) -> dict:
         """What identifies the model beyond its spec (a fingerprint of the weights, the served model), known
