@@ -129,7 +129,7 @@ class SuiteFile(pytest.File):
             raise self.CollectError("error: --harness-samples must be 1 or more")
         self.suite, self.spec, self.rules, self.samples = suite, spec, rules, samples
         self.selected: list[pytest.Item] = []
-        self.outcome = None  # the RunOutcome, once generated
+        self.outcome = self.run = None  # the RunOutcome and the LoadedRun, once generated
         self._records: dict | None = None
         self._gate: dict | None = None
         config.stash[RUNS].append(self)
@@ -164,12 +164,13 @@ class SuiteFile(pytest.File):
         return Path(given) / self.path.stem if several else Path(given)
 
     def records(self) -> dict:
-        """Generate the selected cases once (the first item that asks), then serve their records."""
+        """Generate the selected cases once (the first item that asks), then serve their records by key."""
         if self._records is None:
             from dataclasses import replace
 
             from harness import runner
-            from harness.results import read_records, record_key
+            from harness.errors import BackendUnavailable
+            from harness.results import load_run
 
             wanted = {item.case.id for item in self.selected if isinstance(item, CaseItem)}
             # gate rules alone judge the whole suite; with cases selected they judge those
@@ -178,9 +179,12 @@ class SuiteFile(pytest.File):
             try:
                 self.outcome = runner.run(replace(self.suite, cases=cases), self.spec, self.run_dir(),
                                           samples=self.samples, progress=False)
+                self.run = load_run(self.outcome.run_dir)
             except InputError as e:  # a bad models entry or run folder: bad input, exit 2 like the CLI
                 pytest.exit(f"error: {e}", returncode=2)
-            self._records = {record_key(r): r for r in read_records(self.outcome.run_dir)}
+            except BackendUnavailable as e:  # the server or model is gone: exit 3 like the CLI
+                pytest.exit(f"error: {e}", returncode=3)
+            self._records = {r.key: r for r in self.run.records}
         return self._records
 
     def gate(self) -> dict:
@@ -188,14 +192,13 @@ class SuiteFile(pytest.File):
         if self._gate is None:
             from harness.reporting import diff
             from harness.reporting.gate import evaluate
-            from harness.reporting.summary import summarize
+            from harness.reporting.summary import summarize_run
 
             self.records()
             try:
                 baseline = self.config.getoption("harness_baseline")
-                run = self.outcome.run_dir
-                comparison = diff.compare([baseline, run]) if baseline else None
-                self._gate = {r.key: r for r in evaluate(self.rules, summarize(run), comparison,
+                comparison = diff.compare([baseline, self.run]) if baseline else None
+                self._gate = {r.key: r for r in evaluate(self.rules, summarize_run(self.run), comparison,
                                                          self.config.getoption("harness_gate"))}
             except InputError as e:
                 self._gate = {"error": str(e)}
@@ -208,31 +211,30 @@ class CaseItem(pytest.Item):
         self.case, self.sample = case, sample
 
     def setup(self) -> None:
-        from harness.results import is_backend_error
-
         record = self.parent.records().get((self.case.id, self.sample))
         if record is None:
             raise NotMeasured(f"{self.case.id}: no result in {self.parent.outcome.run_dir}; the run stopped early")
-        if is_backend_error(record):  # not a model failure: reported as an error, like a broken fixture
-            raise NotMeasured(f"{self.case.id}: backend error: {excerpt(record.get('error'), 500)}")
+        if record.not_judged:  # not a model failure: reported as an error, like a broken fixture
+            raise NotMeasured(f"{self.case.id}: {record.reason}: {excerpt(record.error or record.detail, 500)}")
         self.record = record
 
     def runtest(self) -> None:
-        if not self.record["passed"]:
+        if not self.record.passed:
             raise CaseFailed(failure_message(self.record))
 
     def reportinfo(self):
         return self.path, None, f"case {self.name}"
 
 
-def failure_message(record: dict) -> str:
-    calls = record.get("detection", {}).get("calls", [])
+def failure_message(record) -> str:
+    """A failed Record as pytest shows it: the verdict, what was expected, what was detected, the output."""
     # model text is untrusted: excerpt() escapes control characters (no terminal escapes get through)
-    detected = "\n".join(f"  {excerpt(json.dumps(c, ensure_ascii=False), 300)}" for c in calls) or "  (none)"
-    return (f"{record['id']}: {record['reason']} at level {record['level']}: {excerpt(record['detail'], 500)}\n"
-            f"expected: {json.dumps(record.get('expect'), ensure_ascii=False)}\n"
-            f"detected calls ({record.get('detection', {}).get('format') or 'no format'}):\n{detected}\n"
-            f"output: {excerpt(record.get('output'), 600)}")
+    detected = "\n".join(f"  {excerpt(json.dumps({'name': c.name, 'arguments': c.arguments}, ensure_ascii=False), 300)}"
+                          for c in record.detection.calls) or "  (none)"
+    return (f"{record.id}: {record.reason} at level {record.level}: {excerpt(record.detail, 500)}\n"
+            f"expected: {json.dumps(record.expect, ensure_ascii=False)}\n"
+            f"detected calls ({record.detection.format or 'no format'}):\n{detected}\n"
+            f"output: {excerpt(record.output, 600)}")
 
 
 class RuleItem(pytest.Item):

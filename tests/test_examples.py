@@ -88,17 +88,17 @@ def test_workflow_runs_locally_and_passes(tmp_path, demo_model):
     for junit in ("pytest-junit.xml", "junit.xml", "junit-baseline.xml"):
         tests, failures, errors = _junit_totals(tmp_path / junit)
         assert tests > 0 and failures == errors == 0, junit
-    assert read_manifest(tmp_path / "ci")["sessions"] == 1  # the gate form reused the pytest form's run
+    assert read_manifest(tmp_path / "ci").sessions == 1  # the gate form reused the pytest form's run
     assert "<html" in (tmp_path / "report.html").read_text() and "<html" in (tmp_path / "diff.html").read_text()
     assert "## Gate ✅ passed" in (tmp_path / "step-summary.md").read_text()
 
 
 def test_committed_baseline_is_a_complete_run_of_the_reference_suite():
     manifest = read_manifest(BASELINE)
-    assert manifest["status"] == "complete" and manifest["model"]["name"] == "demo"
+    assert manifest.status == "complete" and manifest.model["name"] == "demo"
     # same suite bytes, or the diff compares other cases: refresh the baseline (reports/README.md)
-    assert manifest["suite"]["sha256"] == hashlib.sha256(REFERENCE_SUITE.read_bytes()).hexdigest()
-    assert len(read_records(BASELINE)) == manifest["suite"]["cases"] == 20
+    assert manifest.suite["sha256"] == hashlib.sha256(REFERENCE_SUITE.read_bytes()).hexdigest()
+    assert len(read_records(BASELINE)) == manifest.suite["cases"] == 20
 
 
 def test_git_keeps_the_baseline_and_ignores_other_runs():
