@@ -94,7 +94,7 @@ def test_items_outcomes_messages_and_junit(project):
     assert 'expected: {"call": "execute_code"}' in r.stdout
     assert "I would rather explain ruff than run it.\\x1b[2J" in r.stdout and "\x1b" not in r.stdout
     assert "FAIL  [categories.lint] min_accuracy: lint accuracy 50.0%" in r.stdout
-    assert "lost: backend error: no recorded output" in r.stdout
+    assert "lost: backend_error: no recorded output" in r.stdout
     assert "Traceback" not in r.stdout and "pytest_plugin.py" not in r.stdout
 
     junit = ET.parse(project / "junit.xml").getroot()
