@@ -129,7 +129,7 @@ class SuiteFile(pytest.File):
             raise self.CollectError("error: --harness-samples must be 1 or more")
         self.suite, self.spec, self.rules, self.samples = suite, spec, rules, samples
         self.selected: list[pytest.Item] = []
-        self.outcome = self.run = None  # the RunOutcome and the LoadedRun, once generated
+        self.outcome = self.loaded = None  # the RunOutcome and the LoadedRun, once generated
         self._records: dict | None = None
         self._gate: dict | None = None
         config.stash[RUNS].append(self)
@@ -148,7 +148,7 @@ class SuiteFile(pytest.File):
                     reason = case.xfail if isinstance(case.xfail, str) else "marked xfail in the suite"
                     item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
                 yield item
-        for key in rule_keys(rules):
+        for key in rule_keys(rules) if gate else []:  # without rules, no built-in rules either
             # "[categories.lint] min_tool" -> "gate[categories.lint.min_tool]"
             rule = RuleItem.from_parent(self, name=f"gate{key.replace('] ', '.')}]", key=key)
             rule.add_marker("harness_gate")
@@ -179,12 +179,12 @@ class SuiteFile(pytest.File):
             try:
                 self.outcome = runner.run(replace(self.suite, cases=cases), self.spec, self.run_dir(),
                                           samples=self.samples, progress=False)
-                self.run = load_run(self.outcome.run_dir)
+                self.loaded = load_run(self.outcome.run_dir)
             except InputError as e:  # a bad models entry or run folder: bad input, exit 2 like the CLI
                 pytest.exit(f"error: {e}", returncode=2)
             except BackendUnavailable as e:  # the server or model is gone: exit 3 like the CLI
                 pytest.exit(f"error: {e}", returncode=3)
-            self._records = {r.key: r for r in self.run.records}
+            self._records = {r.key: r for r in self.loaded.records}
         return self._records
 
     def gate(self) -> dict:
@@ -197,8 +197,8 @@ class SuiteFile(pytest.File):
             self.records()
             try:
                 baseline = self.config.getoption("harness_baseline")
-                comparison = diff.compare([baseline, self.run]) if baseline else None
-                self._gate = {r.key: r for r in evaluate(self.rules, summarize_run(self.run), comparison,
+                comparison = diff.compare([baseline, self.loaded]) if baseline else None
+                self._gate = {r.key: r for r in evaluate(self.rules, summarize_run(self.loaded), comparison,
                                                          self.config.getoption("harness_gate"))}
             except InputError as e:
                 self._gate = {"error": str(e)}

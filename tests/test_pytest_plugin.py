@@ -131,6 +131,7 @@ def test_k_and_m_select_and_only_selected_cases_are_generated(project):
 def test_last_failed_reruns_only_the_failures(project):
     r, first = pytest_run(project, *replay_args())
     assert first["lint-bad"] == "FAILED" and r.returncode == 1
+    assert set(first) == set(CASE_IDS)  # without --harness-gate there are no rule items
     r, again = pytest_run(project, "suite.toml", "--harness-replay", "replay.jsonl", "--harness-run-dir", "run-lf", "--lf")
     assert again == {"lint-bad": "FAILED", "lost": "ERROR"}, r.stdout  # errors count as failed for --lf
     assert sorted(rec.id for rec in read_records(project / "run-lf")) == ["lint-bad", "lost"]
