@@ -179,7 +179,8 @@ class SuiteFile(pytest.File):
             try:
                 self.outcome = runner.run(replace(self.suite, cases=cases), self.spec, self.run_dir(),
                                           samples=self.samples, progress=False)
-                self.loaded = load_run(self.outcome.run_dir)
+                # full records, not report views: a failure shows the expectation and more of the output
+                self.loaded = load_run(self.outcome.run_dir, views=False)
             except InputError as e:  # a bad models entry or run folder: bad input, exit 2 like the CLI
                 pytest.exit(f"error: {e}", returncode=2)
             except BackendUnavailable as e:  # the server or model is gone: exit 3 like the CLI

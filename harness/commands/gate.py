@@ -30,7 +30,8 @@ def main(args) -> int:
     for path in (args.junit, args.summary):
         check_output_path(path)
     rules_spec = load_rules(args.rules)
-    run = load_run(args.run, args.skip_damaged)  # each folder is read once for summary, comparison and JUnit
+    # each folder is read once for summary, comparison and JUnit; full records when the JUnit shows outputs
+    run = load_run(args.run, args.skip_damaged, views=not args.junit_cases)
     summary = summarize_run(run)
     comparison = diff.compare([load_run(args.baseline, args.skip_damaged), run]) if args.baseline else None
     rules = evaluate(rules_spec, summary, comparison, args.rules, allow_partial=args.allow_partial)
