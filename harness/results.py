@@ -12,8 +12,21 @@ MANIFEST = "manifest.json"
 
 
 def record_key(record: dict) -> tuple:
-    """What identifies a record in a run: its case id and sample number."""
+    """What identifies a record in a run: its case id and sample number, and for a turn inside a
+    scripted rollout also the turn (the episode's verdict is the record with "episode": true)."""
+    if is_turn_record(record):
+        return record.get("id"), record.get("sample", 0), record.get("turn")
     return record.get("id"), record.get("sample", 0)
+
+
+def is_turn_record(record: dict) -> bool:
+    """One assistant turn of a scripted rollout ("episode": false), judged apart from its episode."""
+    return record.get("episode") is False
+
+
+def verdict_records(records: list[dict]) -> list[dict]:
+    """Each case's verdict: the usual case records and the episode records of rollouts."""
+    return [r for r in records if not is_turn_record(r)]
 
 
 def is_backend_error(record: dict) -> bool:

@@ -1,6 +1,5 @@
 """Drive a run: resume what a run folder already holds, generate the rest, score and write each
 case as it finishes, and keep the manifest true at every moment (running, interrupted, complete)."""
-import json
 import platform
 import sys
 import time
@@ -8,14 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness import episodes
 from harness.backends import backend_class
 from harness.backends.base import Generation, Request
-from harness.detect import Detection, detect
+from harness.backends.replay import generation_from_record
+from harness.conversation import assistant_turns, history, turn_facts
+from harness.detect import Detection
 from harness.errors import InputError
 from harness.models import ModelSpec
-from harness.results import (RESULTS, RecordWriter, is_backend_error, read_manifest, read_records, record_key,
-                             write_manifest)
-from harness.scoring import backend_error_verdict, score
+from harness.results import (RESULTS, RecordWriter, is_backend_error, is_turn_record, read_manifest, read_records,
+                             record_key, write_manifest)
+from harness.scoring import Verdict, backend_error_verdict, detect_generation, score
 from harness.suite import Case, Suite
 
 
@@ -32,38 +34,52 @@ def default_run_dir(out: str | Path, suite: Suite, spec: ModelSpec) -> Path:
     return Path(out) / f"{suite.name}-{safe}-{stamp}"
 
 
-def detect_generation(gen: Generation, tools: list[dict]) -> Detection:
-    """Structured calls an API returned and calls written in the text are both evidence."""
-    found = detect(gen.output, tools)
-    if gen.tool_calls:
-        native = detect(json.dumps({"tool_calls": gen.tool_calls}), tools)
-        if native.calls:
-            return native
-    return found
-
-
 def make_record(case: Case, gen: Generation, spec: ModelSpec) -> dict:
+    """The record of a case judged on its next assistant turn (after a gold prefix, if any)."""
+    before = history(case.messages)
     if gen.error is not None:
-        detection, verdict = Detection(), backend_error_verdict(gen.error)
+        detection, verdict, facts = Detection(), backend_error_verdict(gen.error), {}
     else:
-        detection = detect_generation(gen, case.tools)
-        verdict = score(case.expect, detection, case.tools)
+        detection = detect_generation(gen.output, gen.tool_calls, case.tools)
+        verdict = score(case.expect, detection, case.tools, before, gen.output)
+        facts = turn_facts(detection.calls, gen.output, case.messages, before)
+    return turn_record(case, gen, spec, detection, verdict, case.expect_raw, assistant_turns(case.messages), facts)
+
+
+def turn_record(case: Case, gen: Generation, spec: ModelSpec, detection: Detection, verdict: Verdict,
+                expect_raw, turn: int, facts: dict, **extra) -> dict:
     tps = None
     if gen.completion_tokens and gen.latency_s:
         tps = gen.completion_tokens / gen.latency_s
     return {
-        "id": case.id, "sample": gen.sample, "category": case.category, "tags": case.tags,
+        "id": case.id, "sample": gen.sample, "category": case.category, "tags": case.tags, "turn": turn, **extra,
         "output": gen.output, "tool_calls": gen.tool_calls,
         "detection": detection.to_dict(),
         "passed": verdict.passed, "level": verdict.level, "reason": verdict.reason, "detail": verdict.detail,
         "decision": verdict.decision, "tool": verdict.tool, "call": verdict.call,
-        "expect": case.expect_raw,
+        "expect": expect_raw, **facts,
         "latency_s": gen.latency_s, "ttft_s": gen.ttft_s, "timing": gen.timing,
         "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens, "tokens_per_s": tps,
         "finish_reason": gen.finish_reason, "error": gen.error, "prompt_sha256": gen.prompt_sha256,
         "sampler": spec.sampler(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": _now(),
     }
+
+
+def episode_record(v: episodes.EpisodeVerdict, spec: ModelSpec) -> dict:
+    """A rollout's verdict: the record with "episode": true (its turns have "episode": false)."""
+    case = v.case
+    return {
+        "id": case.id, "sample": v.sample, "category": case.category, "tags": case.tags, "episode": True,
+        "passed": v.passed, "level": v.level, "reason": v.reason, "detail": v.detail, **v.levels,
+        "expect": case.expect_raw, "ended": v.ended, "turns": v.turns, "first_failed_turn": v.first_failed_turn,
+        "calls": v.calls, "output": v.output, "error": v.detail if v.reason == "backend_error" else None,
+        "sampler": spec.sampler(), "finished_at": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _versions() -> dict:
@@ -86,6 +102,12 @@ def _check_same_run(manifest: dict, suite: Suite, spec: ModelSpec, run_dir: Path
     if old_suite != suite.sha256 or old_model != spec.name:
         raise InputError(f"{run_dir}: holds a run of suite '{manifest.get('suite', {}).get('name')}' on model "
                          f"'{old_model}' (or another version of the suite file); use a new --run-dir to start afresh")
+
+
+def _recorded_turns(records: list[dict], by_id: dict[str, Case]) -> dict[tuple, Generation]:
+    """Turns of unfinished episodes an earlier session judged: resuming replays them, not regenerates."""
+    return {record_key(r): generation_from_record(r, Request(by_id[r["id"]], r.get("sample", 0)), r.get("timing", "replayed"))
+            for r in records if is_turn_record(r) and r.get("id") in by_id}
 
 
 class Progress:
@@ -124,9 +146,11 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
     manifest = read_manifest(run_dir)
     _check_same_run(manifest, suite, spec, run_dir)
     # backend errors are not measurements: a resumed run tries those cases again
-    done = {record_key(r) for r in read_records(run_dir) if not is_backend_error(r)}
+    kept = [r for r in read_records(run_dir) if not is_backend_error(r)]
+    done = {record_key(r) for r in kept if not is_turn_record(r)}
     by_id = {c.id: c for c in suite.cases}
-    requests = [Request(c, s) for s in range(samples) for c in suite.cases if (c.id, s) not in done]
+    requests = [Request(c, s, turn=assistant_turns(c.messages))
+                for s in range(samples) for c in suite.cases if (c.id, s) not in done]
     total = len(suite.cases) * samples
     if not requests:
         return RunOutcome(run_dir=run_dir, generated=0, resumed=len(done))
@@ -149,11 +173,21 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
     writer = RecordWriter(run_dir / RESULTS)
     bar = Progress(total, len(done), progress)
     generated, status = 0, "failed"
+    single = [r for r in requests if not r.case.script]
+    rollouts = [r for r in requests if r.case.script]
     try:
-        for gen in backend.generate(requests):
+        for gen in backend.generate(single) if single else ():
             writer.write(make_record(by_id[gen.case_id], gen, spec))
             generated += 1
             bar.step(gen.case_id)
+        for event in episodes.run_episodes(backend, rollouts, _recorded_turns(kept, by_id)) if rollouts else ():
+            if isinstance(event, episodes.EpisodeVerdict):
+                writer.write(episode_record(event, spec))
+                generated += 1
+                bar.step(event.case.id)
+            elif not event.reused:
+                writer.write(turn_record(event.case, event.generation, spec, event.detection, event.verdict,
+                                         event.expect_raw, event.turn, event.facts, episode=False))
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -14,6 +14,12 @@ from harness.suite import Case
 class Request:
     case: Case
     sample: int = 0
+    extra: list[dict] = field(default_factory=list)  # a rollout's turns so far, after the case's messages
+    turn: int | None = None  # the assistant turn asked for (from 0); replay looks outputs up by it
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.case.messages + self.extra
 
 
 @dataclass
