@@ -188,7 +188,7 @@ def json_path(content: str | None, path: str | None) -> Any:
     return value
 
 
-RESULT_VALUE = re.compile(r"[\w./:-]*[\d_./:][\w./:-]*")
+RESULT_VALUE = re.compile(r"[\w./-]*[\d_./][\w./-]*")
 
 
 def result_values(content: str) -> set[str]:
@@ -198,8 +198,8 @@ def result_values(content: str) -> set[str]:
     except (json.JSONDecodeError, TypeError):
         doc = None
     if isinstance(doc, (dict, list)):
-        return {v for v in _leaves(doc) if len(v) >= 2}
-    return {w.strip(".:") for w in RESULT_VALUE.findall(content or "") if len(w.strip(".:")) >= 2}
+        return {v for v in _leaves(doc) if v.strip()}
+    return {w.strip(".") for w in RESULT_VALUE.findall(content or "") if w.strip(".")}
 
 
 def _leaves(doc: Any) -> list[str]:
@@ -211,8 +211,9 @@ def _leaves(doc: Any) -> list[str]:
 
 
 def uses_result(output: str, results: list[str]) -> bool:
-    """Does the output repeat a value from one of the results it answers?"""
-    return any(v in output for r in results for v in result_values(r))
+    """Does the output repeat a value from one of the results it answers? Values match as whole
+    words, so "4" is not found in "42"."""
+    return any(re.search(rf"(?<![\w./-]){re.escape(v)}(?![\w/-])", output) for r in results for v in result_values(r))
 
 
 def _canonical(arguments: dict | None) -> str:

@@ -36,7 +36,20 @@ def summary_lines(summary: dict) -> list[tuple[str, str]]:
         *_batch_lines(summary.get("generation") or {}),
         ("tokens/s", "-" if summary["tokens_per_s"] is None else f"{summary['tokens_per_s']:.1f}"),
     ]
-    return lines + [("warning", w) for w in summary["warnings"]]
+    return lines + _turn_lines(summary) + [("warning", w) for w in summary["warnings"]]
+
+
+def _turn_lines(summary: dict) -> list[tuple[str, str]]:
+    """Multi-turn figures, shown when the suite has scripted rollouts."""
+    episodes, turns, mt = summary.get("episodes") or {}, summary.get("turns") or {}, summary.get("multi_turn") or {}
+    if not episodes.get("total"):
+        return []
+    repeat, used = mt["repeat_rate"], mt["result_use_rate"]
+    return [("episodes passed", f"{episodes['passed']}/{episodes['total']} ({pct(episodes['accuracy'])})"),
+            ("turns passed", f"{turns['passed']}/{turns['total']} ({pct(turns['accuracy'])})"),
+            ("first diverging turn", ", ".join(f"turn {k} ({v})" for k, v in mt["first_diverging_turn"].items()) or "none"),
+            ("repeated calls", f"{repeat['repeats']}/{repeat['call_turns']} turns with calls"),
+            ("results used", f"{used['used']}/{used['after_result']} turns after a tool result")]
 
 
 def _batch_lines(generation: dict) -> list[tuple[str, str]]:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.reporting.stats import percentile, wilson
+from harness.reporting.turns import turn_metrics
 from harness.scoring import LEVELS
-from harness.results import is_backend_error, read_manifest, read_records
+from harness.results import is_backend_error, read_manifest, read_records, verdict_records
 
 
 def _counts(records: list[dict]) -> dict:
@@ -32,15 +33,18 @@ def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
     if not records:
         raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
     manifest = read_manifest(run_dir)
-    errors = [r for r in records if is_backend_error(r)]
-    scored = [r for r in records if not is_backend_error(r)]  # backend errors are not model failures
+    verdicts = verdict_records(records)  # a rollout counts once, by its episode record
+    errors = [r for r in verdicts if is_backend_error(r)]
+    scored = [r for r in verdicts if not is_backend_error(r)]  # backend errors are not model failures
+    # generations: every judged assistant turn (a rollout's turns, not its episode record)
+    generated = [r for r in records if not is_backend_error(r) and r.get("episode") is not True]
     categories = {}
-    for name in sorted({r["category"] for r in records}):
+    for name in sorted({r["category"] for r in verdicts}):
         categories[name] = _counts([r for r in scored if r["category"] == name])
-    tool_cases = [r for r in scored if is_tool_case(r)]
-    latencies = [r["latency_s"] for r in scored if r.get("latency_s") is not None]
-    gen_tokens = sum(r.get("completion_tokens") or 0 for r in scored)
-    gen_time = sum(r.get("latency_s") or 0 for r in scored)
+    tool_cases = [r for r in generated if is_tool_case(r)]
+    latencies = [r["latency_s"] for r in generated if r.get("latency_s") is not None]
+    gen_tokens = sum(r.get("completion_tokens") or 0 for r in generated)
+    gen_time = sum(r.get("latency_s") or 0 for r in generated)
     model = manifest.get("model", {})
     generation = manifest.get("generation", {})  # how the backend generated: mode, batch size, throughput
     tokens_per_s = gen_tokens / gen_time if gen_time else None
@@ -51,18 +55,19 @@ def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
         "suite": manifest.get("suite", {}).get("name"),
         "status": manifest.get("status"),
         "overall": _counts(scored),
+        **turn_metrics([r for r in records if not is_backend_error(r)]),
         "categories": categories,
         "tool_calls": {"made": sum(1 for r in tool_cases if r["detection"]["outcome"] != "none"),
                        "tool_cases": len(tool_cases)},
-        "formats": dict(Counter(r["detection"]["format"] for r in scored if r["detection"]["format"])),
-        "near_misses": dict(Counter(r["detection"]["near_miss"] for r in scored if r["detection"].get("near_miss"))),
+        "formats": dict(Counter(r["detection"]["format"] for r in generated if r["detection"]["format"])),
+        "near_misses": dict(Counter(r["detection"]["near_miss"] for r in generated if r["detection"].get("near_miss"))),
         "reasons": dict(Counter(r["reason"] for r in scored if r.get("reason"))),
         "backend_errors": {"count": len(errors), "cases": [r["id"] for r in errors]},
         "model": {"name": model.get("name"), "backend": model.get("backend"), "size_bytes": model.get("size_bytes"),
                   "load_s": model.get("load_s"), "peak_memory_bytes": model.get("peak_memory_bytes")},
         "latency": {"mean_s": sum(latencies) / len(latencies) if latencies else None,
                     "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
-                    "timing": sorted({r.get("timing", "sequential") for r in scored})},
+                    "timing": sorted({r.get("timing", "sequential") for r in generated})},
         "tokens_per_s": tokens_per_s,
         "generation": generation,
         "warnings": manifest.get("warnings", []),
