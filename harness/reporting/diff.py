@@ -12,7 +12,7 @@ from harness.errors import InputError
 from harness.reporting.summary import summarize
 from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
-from harness.results import is_backend_error, read_records, record_key
+from harness.results import is_backend_error, is_turn_record, read_records, record_key
 from harness.reporting.stats import mcnemar_exact
 
 # Kept from each run's summary for the side-by-side table.
@@ -44,6 +44,7 @@ def compare(run_dirs: list[str | Path]) -> dict:
         raise InputError(f"{', '.join(map(str, run_dirs))}: no case is scored in every run ({len(shared)} shared "
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
     summaries = [summarize(d, [run[k] for k in keys]) for d, run in zip(run_dirs, by_key)]
+    keys = [k for k in keys if not is_turn_record(by_key[0][k])]  # cases flip by their verdicts, not their turns
     runs = []
     for i, (run_dir, run, s) in enumerate(zip(run_dirs, by_key, summaries)):
         runs.append({"label": _letter(i), "name": s["model"]["name"] or Path(run_dir).name, "run_dir": str(run_dir),
@@ -57,6 +58,8 @@ def compare(run_dirs: list[str | Path]) -> dict:
         "compared": len(keys),
         "backend_error_cases": len(errored),
         "overall": [s["overall"] for s in summaries],
+        "episodes": [s["episodes"] for s in summaries],
+        "turns": [s["turns"] for s in summaries],
         "categories": {c: [s["categories"].get(c) for s in summaries] for c in categories},
         "cases": [{"id": k[0], "sample": k[1], "category": by_key[0][k]["category"],
                    "passed": [run[k]["passed"] for run in by_key], "reason": [run[k]["reason"] for run in by_key],

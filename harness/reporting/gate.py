@@ -16,6 +16,9 @@ from harness.text import excerpt, human_bytes, md_code, pct, secs
 
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
 FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call"}
+# Floors on multi-turn figures, [overall] only: key -> (summary section, what it measures).
+TURN_FLOORS = {"min_episode_success": ("episodes", "episode success"),
+               "min_turn_accuracy": ("turns", "per-turn accuracy")}
 # Budgets: key -> (what is measured, how it is read from a report summary, kind of value).
 BUDGETS = {
     "max_latency_p95_s": ("latency p95", lambda s: s["latency"]["p95_s"], "seconds"),
@@ -92,7 +95,7 @@ def load_rules(path: str | Path) -> dict:
             raise InputError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
         if not isinstance(table, dict):
             raise InputError(f"{path}: '{section}' must be a table, [{section}]")
-    _check(path, "overall", rules.get("overall", {}), dict.fromkeys(FLOORS, "fraction"))
+    _check(path, "overall", rules.get("overall", {}), dict.fromkeys([*FLOORS, *TURN_FLOORS], "fraction"))
     for name, table in rules.get("categories", {}).items():
         if not isinstance(table, dict):
             raise InputError(f"{path}: 'categories.{name}' must be a table, [categories.{name}]")
@@ -122,7 +125,12 @@ def _check(path: Path, section: str, table: dict, kinds: dict[str, str]) -> None
 
 def evaluate(rules: dict, summary: dict, comparison: dict | None, rules_path: str | Path) -> list[Rule]:
     """Each rule measured on the run (and on its comparison with the baseline, for [baseline])."""
-    out = _floors("overall", "overall", rules.get("overall", {}), summary["overall"])
+    overall = rules.get("overall", {})
+    out = _floors("overall", "overall", {k: v for k, v in overall.items() if k in FLOORS}, summary["overall"])
+    for key, limit in overall.items():
+        if key in TURN_FLOORS:  # a run without rollouts measures no episode success: the rule fails
+            section, what = TURN_FLOORS[key]
+            out.append(Rule(f"[overall] {key}", what, limit, summary[section]["accuracy"], "fraction", "min"))
     for name, table in rules.get("categories", {}).items():
         if name not in summary["categories"]:
             raise InputError(f"{rules_path}: [categories.{name}] names no category of {summary['run_dir']} "
