@@ -56,7 +56,7 @@ def validate_messages(raw: Any, tools: list[dict], where: str) -> list[dict]:
     answered: set[str] = set()
     out = []
     for i, m in enumerate(raw):
-        label = f"{where}: field 'messages[{i}]'"
+        label = f"{where}: field messages[{i}]"
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             raise InputError(f"{label}: role must be one of {', '.join(ROLES)}")
         role = m["role"]
@@ -76,7 +76,7 @@ def validate_messages(raw: Any, tools: list[dict], where: str) -> list[dict]:
                 raise InputError(f"{label}: a {role} message needs a string 'content'")
             out.append({"role": role, "content": content})
     if out[-1]["role"] == "assistant":
-        raise InputError(f"{where}: field 'messages[{len(out) - 1}]': the conversation ends with an assistant "
+        raise InputError(f"{where}: field messages[{len(out) - 1}]: the conversation ends with an assistant "
                          "message; end it with a user or tool message (the expectation is about the next "
                          "assistant turn)")
     return out
