@@ -7,6 +7,7 @@ from harness.cli import main as cli_main
 from harness.results import read_records
 
 MULTITURN_SUITE = Path(__file__).resolve().parent / "data" / "multiturn" / "suite.toml"
+DEMO_ROLLOUTS = MULTITURN_SUITE.with_name("demo_rollouts.toml")
 
 
 def call(name: str, **arguments) -> str:
