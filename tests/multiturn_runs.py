@@ -52,3 +52,17 @@ PASSING = {
                              call("search_code", query="def parse_order"),
                              "It is defined in orders/parse.py."],
 }
+
+
+# The reference suite's multi_turn cases: (an output that passes, an output that fails, its reason).
+REFERENCE_MULTI_TURN = {
+    "multi-turn-1": (call("read_file", path="billing/invoice.py"), "The rounding is off.", "no_call"),
+    "multi-turn-2": ("mypy found 3 errors in 2 files.", "mypy found some errors.", "wrong_answer"),
+    "multi-turn-3": (call("search_code", query="RetryPolicy"), call("search_code", query="class RetryPolicy"),
+                     "unchanged_arguments"),
+    "multi-turn-4": (call("search_code", query="date_helpers"), "That file does not exist.", "no_call"),
+    "multi-turn-5": ("ruff found no problems in cli.", "ruff ran.", "wrong_answer"),
+    "multi-turn-6": (call("read_file", path="billing/parse.py"), call("read_file", path="billing/invoice.py"),
+                     "wrong_value"),
+    "multi-turn-7": ("All 42 tests pass.", call("execute_code", code="pytest orders"), "no_repeat"),
+}

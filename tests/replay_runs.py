@@ -1,7 +1,9 @@
 """Run folders with chosen outcomes, made by the replay backend in process: no model, fast.
 
 Used by the diff, gate and HTML tests: every case passes unless named in `fail`; cases named in
-`missing` have no recorded output and become backend errors.
+`missing` have no recorded output and become backend errors. By default they run the reference
+suite's 20 single-turn cases, the runs those tests' figures were sized on (test_multiturn covers
+its multi_turn cases).
 """
 import json
 from pathlib import Path
@@ -26,11 +28,21 @@ def failing_output(expect) -> str:
     return call("read_file", path="x") if expect == "direct" else "I would rather not use a tool."
 
 
-def make_run(run_dir: Path, fail=(), missing=(), outputs=None, latency=1.0, suite=REFERENCE_SUITE,
+def single_turn_suite(folder: Path) -> Path:
+    """The reference suite without its multi_turn cases, written into `folder`."""
+    head, *cases = REFERENCE_SUITE.read_text().split("\n[[cases]]\n")
+    kept = [c for c in cases if 'category = "multi_turn"' not in c]
+    path = Path(folder) / "coding_tools_single_turn.toml"
+    path.write_text("\n[[cases]]\n".join([head, *kept]))
+    return path
+
+
+def make_run(run_dir: Path, fail=(), missing=(), outputs=None, latency=1.0, suite=None,
              model: dict | None = None) -> Path:
     """`latency`: seconds for every case, or a dict id -> seconds (others 1.0). `model`: manifest
     model fields to set (replay runs have no size, load time or peak memory of their own)."""
     outputs = outputs or {}
+    suite = suite or single_turn_suite(Path(run_dir).parent)
     lines = []
     for case in load_suite(suite).cases:
         if case.id in missing:

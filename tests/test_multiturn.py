@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import REFERENCE_SUITE, run_cli
 from harness.errors import InputError
 from harness.suite import load_suite
-from multiturn_runs import MULTITURN_SUITE, PASSING, call, replay_run
+from multiturn_runs import MULTITURN_SUITE, PASSING, REFERENCE_MULTI_TURN, call, replay_run
 
 HEAD = '''
 [[tools]]
@@ -151,3 +151,16 @@ def test_gold_prefix_renders_with_the_models_own_template(demo_model):
     assert text.endswith("<|im_start|>assistant\n")
     response_id = backend.tokenizer.convert_tokens_to_ids("<tool_response>")
     assert ids.count(response_id) == 1
+
+
+def test_reference_multi_turn_cases_judge_the_turn_after_the_tool_result(tmp_path):
+    suite = load_suite(REFERENCE_SUITE)
+    multi = [c for c in suite.cases if c.category == "multi_turn"]
+    assert len(multi) >= 6 and {c.id for c in multi} == set(REFERENCE_MULTI_TURN)
+    assert all(c.messages[-1]["role"] == "tool" for c in multi)
+    others = {c.id: "A direct answer." for c in suite.cases if c.category != "multi_turn"}
+    good = replay_run(tmp_path / "good", others | {k: v[0] for k, v in REFERENCE_MULTI_TURN.items()}, suite=REFERENCE_SUITE)
+    bad = replay_run(tmp_path / "bad", others | {k: v[1] for k, v in REFERENCE_MULTI_TURN.items()}, suite=REFERENCE_SUITE)
+    for case_id, (_, _, reason) in REFERENCE_MULTI_TURN.items():
+        assert good[(case_id, 1)]["passed"], good[(case_id, 1)]
+        assert bad[(case_id, 1)]["reason"] == reason, bad[(case_id, 1)]
