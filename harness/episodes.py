@@ -10,14 +10,16 @@ remaining step (order "any") for a call, `final` for the answer once the steps a
 ids call_1, call_2, … in the order they are made (skipping ids the case's messages already use).
 """
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterator
 
 from harness.backends.base import Backend, Generation, Request
 from harness.conversation import History, PriorCall, call_message, history, template_call, tool_message, turn_facts
 from harness.detect.base import Detection, ToolCall
-from harness.expect import Expectation
-from harness.scoring import (LEVELS, Verdict, backend_error_verdict, detect_generation, failed_verdict, match_call,
-                             max_matching, passed_verdict, score)
+from harness.expect import Expectation, is_tool_expected
+from harness.records import Record
+from harness.scoring import (LEVELS, Verdict, detect_generation, failed_verdict, make_record, match_call, max_matching,
+                             not_judged, passed_verdict, score)
 from harness.suite import Case, ScriptEntry
 
 ENDS = ("answer", "max_turns", "off_script", "no_repeat", "malformed_call", "backend_error")
@@ -32,7 +34,7 @@ class Turn:
     generation: Generation
     detection: Detection
     verdict: Verdict
-    expect_raw: object  # what this turn was held to
+    expect: Expectation | None  # what this turn was held to (None on a backend error)
     facts: dict  # repeat, after_result, used_result, answered (the script's replies)
     reused: bool  # replayed from a record of an earlier session, not generated now
 
@@ -41,6 +43,7 @@ class Turn:
 class Episode:
     case: Case
     sample: int
+    seed: int | None
     history: History
     turn: int
     extra: list[dict] = field(default_factory=list)
@@ -68,14 +71,24 @@ class EpisodeVerdict:
 
 def start(request: Request) -> Episode:
     case = request.case
-    return Episode(case, request.sample, history(case.messages), turn=request.turn or 0,
+    return Episode(case, request.sample, request.seed, history(case.messages), turn=request.turn or 0,
                    remaining=list(range(len(case.expect.calls))))
 
 
-def run_episodes(backend: Backend, requests: list[Request],
-                 recorded: dict[tuple, Generation]) -> Iterator[Turn | EpisodeVerdict]:
-    """Yield every turn as it is judged and every episode's verdict as it ends. `recorded` maps
-    (case id, sample, turn) to outputs of turns an earlier session already judged."""
+def run_episodes(backend: Backend, requests: list[Request], recorded: dict[tuple, Generation],
+                 sampler: dict) -> Iterator[Record]:
+    """Yield the record of every turn generated now and of every episode as it ends. `recorded` maps
+    (case id, sample, turn) to the outputs of turns an earlier session already wrote."""
+    for event in rollouts(backend, requests, recorded):
+        if isinstance(event, EpisodeVerdict):
+            yield episode_record(event, sampler)
+        elif not event.reused:
+            yield turn_record(event, sampler)
+
+
+def rollouts(backend: Backend, requests: list[Request],
+             recorded: dict[tuple, Generation]) -> Iterator["Turn | EpisodeVerdict"]:
+    """Every turn as it is judged and every episode's verdict as it ends."""
     episodes = [start(r) for r in requests]
     while active := [e for e in episodes if e.end is None]:
         waiting = []
@@ -86,9 +99,26 @@ def run_episodes(backend: Backend, requests: list[Request],
             if e.end is None:
                 waiting.append(e)
         by_key = {(e.case.id, e.sample): e for e in waiting}
-        rounds = [Request(e.case, e.sample, extra=list(e.extra), turn=e.turn) for e in waiting]
+        rounds = [Request(e.case, e.sample, e.seed, extra=list(e.extra), turn=e.turn) for e in waiting]
         for gen in backend.generate(rounds) if rounds else ():
             yield from _advance(by_key[(gen.case_id, gen.sample)], gen, reused=False)
+
+
+def turn_record(t: Turn, sampler: dict) -> Record:
+    expects_call = is_tool_expected(t.expect) if t.expect else None
+    return make_record(t.case, t.generation, sampler, t.detection, t.verdict, t.expect.to_raw() if t.expect else None,
+                       expects_call, turn=t.turn, episode=False, **t.facts)
+
+
+def episode_record(v: EpisodeVerdict, sampler: dict) -> Record:
+    """A rollout's verdict: the record with "episode": true (its turns have "episode": false)."""
+    case = v.case
+    return Record(id=case.id, sample=v.sample, category=case.category, tags=case.tags, output=v.output,
+                  passed=v.passed, level=v.level, reason=v.reason, detail=v.detail, **v.levels,
+                  expect=case.expect_raw, expects_call=bool(case.expect.calls), episode=True, ended=v.ended,
+                  turns=v.turns, first_failed_turn=v.first_failed_turn, calls=v.calls,
+                  error=v.detail if v.reason == "backend_error" else None, sampler=sampler,
+                  finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def _advance(e: Episode, gen: Generation, reused: bool) -> Iterator[Turn | EpisodeVerdict]:
@@ -104,8 +134,8 @@ def _judge(e: Episode, gen: Generation, reused: bool) -> Turn:
     messages = case.messages + e.extra
     if gen.error is not None:
         e.end = "backend_error"
-        return Turn(case, e.sample, e.turn, gen, Detection(), backend_error_verdict(gen.error), None, {}, reused)
-    detection = detect_generation(gen.output, gen.tool_calls, case.tools)
+        return Turn(case, e.sample, e.turn, gen, Detection(), not_judged("backend_error", gen.error), None, {}, reused)
+    detection = detect_generation(gen, case.tools)
     facts = turn_facts(detection.calls, gen.output, messages, e.history)
     if detection.outcome == "none":
         turn_expect = _answer_expectation(e)
@@ -129,7 +159,7 @@ def _judge(e: Episode, gen: Generation, reused: bool) -> Turn:
     e.turn += 1
     if e.end is None and len(e.turns) + 1 >= case.max_turns:
         e.end = "max_turns"
-    return Turn(case, e.sample, done, gen, detection, v, turn_expect.to_raw(), facts, reused)
+    return Turn(case, e.sample, done, gen, detection, v, turn_expect, facts, reused)
 
 
 def _answer_expectation(e: Episode) -> Expectation:

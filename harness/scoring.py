@@ -11,17 +11,24 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
-from harness.conversation import History, json_path
+from harness.conversation import History, assistant_turns, history, json_path, turn_facts
 from harness.detect import detect
 from harness.detect.base import Detection, ToolCall
 from harness.detect.reasoning import split_reasoning
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
+from harness.records import Record
+
+if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
+    from harness.backends.base import Generation
+    from harness.suite import Case
 
 REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count",
            "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "wrong_answer",
-           "no_repeat", "unchanged_arguments", "backend_error")
+           "no_repeat", "unchanged_arguments", "backend_error", "harness_error")
+MAX_OUTPUT_CHARS = 4_000_000  # an output past this is cut in the record (flagged output_truncated)
 LEVELS = ("decision", "tool", "call")
 
 
@@ -42,16 +49,55 @@ class Mismatch:
     detail: str
 
 
-def backend_error_verdict(message: str) -> Verdict:
-    """The backend failed, so the model was never judged: reported apart, counted at no level."""
-    return Verdict(False, None, "backend_error", message, None, None, None)
+def not_judged(reason: str, message: str) -> Verdict:
+    """The backend (backend_error) or the harness (harness_error) failed, so the model was never judged:
+    reported apart, counted at no level."""
+    return Verdict(False, None, reason, message, None, None, None)
 
 
-def detect_generation(output: str, tool_calls: list | None, tools: list[dict]) -> Detection:
+def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS) -> Record:
+    """Detect the calls in one generation and score them against the case (its next assistant turn,
+    after the gold prefix if it has one): the record the run keeps."""
+    detection, facts, before = Detection(), {}, history(case.messages)
+    if gen.error is not None:
+        verdict = not_judged("backend_error", gen.error)
+    else:
+        try:
+            detection = detect_generation(gen, case.tools)
+            verdict = score(case.expect, detection, case.tools, before, gen.output)
+            facts = turn_facts(detection.calls, gen.output, case.messages, before)
+        except Exception as e:  # a detector or scorer bug must not pass for the model's malformed call
+            detection, verdict = Detection(), not_judged("harness_error", f"{type(e).__name__}: {e}"[:300])
+    return make_record(case, gen, sampler, detection, verdict, case.expect_raw, is_tool_expected(case.expect),
+                       max_output_chars, turn=assistant_turns(case.messages), **facts)
+
+
+def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detection, verdict: Verdict,
+                expect_raw: Any, expects_call: bool, max_output_chars: int = MAX_OUTPUT_CHARS, **turn) -> Record:
+    """The record of one judged assistant turn; `turn` holds the multi-turn fields (turn, episode, facts)."""
+    record = Record(
+        id=case.id, sample=gen.sample, category=case.category, tags=case.tags,
+        output=gen.output[:max_output_chars], tool_calls=gen.tool_calls, detection=detection,
+        passed=verdict.passed, level=verdict.level, reason=verdict.reason, detail=verdict.detail,
+        decision=verdict.decision, tool=verdict.tool, call=verdict.call,
+        expect=expect_raw, expects_call=expects_call, **turn,
+        latency_s=gen.latency_s, ttft_s=gen.ttft_s, timing=gen.timing,
+        prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+        # per-case decode speed means something only when the case ran alone
+        tokens_per_s=gen.completion_tokens / gen.latency_s
+        if gen.timing == "sequential" and gen.completion_tokens and gen.latency_s else None,
+        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, sampler=sampler,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if len(gen.output) > max_output_chars:
+        record.extra["output_truncated"] = {"kept_chars": max_output_chars, "original_chars": len(gen.output)}
+    return record
+
+
+def detect_generation(gen: "Generation", tools: list[dict]) -> Detection:
     """Structured calls an API returned and calls written in the text are both evidence."""
-    found = detect(output, tools)
-    if tool_calls:
-        native = detect(json.dumps({"tool_calls": tool_calls}), tools)
+    found = detect(gen.output, tools)
+    if gen.tool_calls:
+        native = detect(json.dumps({"tool_calls": gen.tool_calls}), tools)
         if native.calls:
             return native
     return found

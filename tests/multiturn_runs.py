@@ -35,7 +35,8 @@ def replay_run(run_dir: Path, outputs: dict, suite: Path = MULTITURN_SUITE, repl
 
 
 def by_turn(run_dir: Path) -> dict:
-    return {(r["id"], "episode" if r.get("episode") else r.get("turn")): r for r in read_records(run_dir)}
+    """{(id, turn or "episode"): the record as written (JSON)}."""
+    return {(r.id, "episode" if r.episode else r.turn): r.to_json() for r in read_records(run_dir)}
 
 
 # Outputs under which every case of the fixture suite passes.

@@ -113,7 +113,7 @@ def test_each_next_turn_expectation_passes_the_right_turn_and_fails_the_wrong_on
         g, b = good[(case_id, 1)], bad[(case_id, 1)]  # judged turn: one assistant turn in the prefix
         assert g["passed"] and g["reason"] is None, g
         assert not b["passed"] and b["reason"] == reason, b
-        assert "episode" not in g  # a gold-prefix case is one ordinary case record
+        assert g["episode"] is None  # a gold-prefix case is one ordinary case record
     assert good[("gold-mypy-summary", 1)]["used_result"] is True  # "3 errors", "2 files" come from the result
     assert bad[("gold-mypy-summary", 1)]["after_result"] is True
     assert bad[("gold-no-repeat", 1)]["repeat"] is True and good[("gold-no-repeat", 1)]["repeat"] is False

@@ -22,8 +22,8 @@ def test_demo_model_is_trained_on_the_suite_tools_but_not_its_prompts():
 
     suite = load_suite(REFERENCE_SUITE)
     assert suite.cases[0].tools == TOOLS
-    prompts = {m["content"] for c in suite.cases for m in c.messages if m["role"] in ("user", "tool")}
-    trained = {m["content"] for conv in conversations() for m in conv["messages"] if m["role"] in ("user", "tool")}
+    prompts = {m["content"] for c in suite.cases for m in c.messages if m["role"] == "user"}
+    trained = {m["content"] for conv in conversations() for m in conv["messages"] if m["role"] == "user"}
     assert not prompts & trained
 
 
