@@ -12,6 +12,7 @@ from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, BackendUnava
 COMMANDS = {
     "run": ("harness.commands.run", "run a suite against a model and report"),
     "report": ("harness.commands.report", "report a finished run"),
+    "rescore": ("harness.commands.rescore", "re-detect and re-score a run's recorded outputs into a new run folder"),
     "diff": ("harness.commands.diff", "compare runs side by side: accuracy, cost, flipped cases, McNemar"),
     "gate": ("harness.commands.gate", "pass or fail a run against rules (CI): exit 0 pass, 1 fail"),
     "doctor": ("harness.commands.doctor", "check a model, its training data and adapter for setup flaws"),

@@ -76,13 +76,14 @@ def start(request: Request) -> Episode:
 
 
 def run_episodes(backend: Backend, requests: list[Request], recorded: dict[tuple, Generation],
-                 sampler: dict) -> Iterator[Record]:
-    """Yield the record of every turn generated now and of every episode as it ends. `recorded` maps
-    (case id, sample, turn) to the outputs of turns an earlier session already wrote."""
+                 sampler: dict, include_recorded: bool = False) -> Iterator[Record]:
+    """Yield the record of every turn generated now (and with `include_recorded`, of the recorded ones
+    too) and of every episode as it ends. `recorded` maps (case id, sample, turn) to the outputs of
+    turns an earlier session (or the run being re-scored) already wrote."""
     for event in rollouts(backend, requests, recorded):
         if isinstance(event, EpisodeVerdict):
             yield episode_record(event, sampler)
-        elif not event.reused:
+        elif include_recorded or not event.reused:
             yield turn_record(event, sampler)
 
 

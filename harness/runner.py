@@ -214,7 +214,7 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
             suite={"name": suite.name, "path": suite.path, "sha256": suite.sha256, "cases": len(suite.cases)},
             model={"name": spec.name, "backend": spec.backend, "source": spec.source, "load_s": loaded.load_s,
                    "size_bytes": loaded.size_bytes, "peak_memory_bytes": None, **loaded.details},
-            sampler=spec.sampler(), samples=samples, identity=identity,
+            sampler=backend.recorded_sampler() or spec.sampler(), samples=samples, identity=identity,
             warnings=backend.setup_warnings() + sampling_warnings(spec, samples),
             versions=_versions(), sessions=(old.sessions if old else 0) + 1,
             generation=old.generation if old else {})
@@ -226,7 +226,7 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         streak, generated, status, tokens = ErrorStreak(), 0, "failed", 0
         t0 = time.perf_counter()
         try:
-            stream = _judged(backend, requests, by_id, spec, records)
+            stream = _judged(backend, requests, by_id, manifest.sampler, records)
             for record in stream:
                 writer.write(record)
                 records.append(record)
@@ -259,16 +259,16 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
     return RunOutcome(run_dir, generated, len(done), status, expected)
 
 
-def _judged(backend: Backend, requests: list[Request], by_id: dict, spec: ModelSpec,
+def _judged(backend: Backend, requests: list[Request], by_id: dict, sampler: dict,
             records: list[Record]) -> Iterator[Record]:
     """Records as they are judged: cases of one turn from one generate() call, then the scripted
     rollouts turn by turn (episodes.py), resuming each from the turns `records` already hold."""
     single = [r for r in requests if not r.case.script]
     rollouts = [r for r in requests if r.case.script]
     for gen in backend.generate(single) if single else ():
-        yield judge(by_id[gen.case_id], gen, spec.sampler())
+        yield judge(by_id[gen.case_id], gen, sampler)
     if rollouts:
-        yield from episodes.run_episodes(backend, rollouts, recorded_turns(records, by_id), spec.sampler())
+        yield from episodes.run_episodes(backend, rollouts, recorded_turns(records, by_id), sampler)
 
 
 def recorded_turns(records: list[Record], by_id: dict) -> dict[tuple, Generation]:

@@ -160,3 +160,15 @@ def test_demo_rollouts_batched_match_one_episode_at_a_time(tmp_path, demo_model)
     assert {k: v["prompt_sha256"] for k, v in together.items()} == {k: v["prompt_sha256"] for k, v in alone.items()}
     manifest = json.loads((tmp_path / "together" / "manifest.json").read_text())
     assert manifest["generation"]["mode"] == "batched"
+
+
+def test_rescore_replays_each_episode_from_its_recorded_turns(tmp_path):
+    outputs = {**PASSING, FIX: [PASSING[FIX][0], call("read_file", path="src/other.py")]}
+    replay_run(tmp_path / "run", outputs)
+    r = run_cli("rescore", str(tmp_path / "run"), "-o", str(tmp_path / "again"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    before, after = by_turn(tmp_path / "run"), by_turn(tmp_path / "again")
+    assert before.keys() == after.keys()
+    verdict = lambda recs: {k: (v["passed"], v["reason"], v["output"]) for k, v in recs.items()}
+    assert verdict(after) == verdict(before)
+    assert after[(FIX, "episode")]["reason"] == "off_script"
