@@ -5,6 +5,11 @@ them, expecting that turn's ground-truth calls (in order, in one assistant messa
 The environments (bfcl_eval's GorillaFileSystem, TradingBot, …) run here, at import time only, through
 bfcl_eval's execute_multi_turn_func_call on BFCL's own ground-truth strings; a run never executes
 anything. bfcl-eval is an optional install: the installed package, or the wheel passed as --data.
+
+Per turn against BFCL's whole entry, on the ground truth (bfcl-eval 2026.3.23, the 175 entries without
+MathAPI, whose mpmath was not installed): BFCL's own multi_turn_checker accepts 175/175 entries, and
+the 656 per-turn cases replayed with the ground truth pass 656/656 at the call level. On a model they
+part: BFCL zeroes an entry for one wrong turn, per turn scores each turn from the right prefix.
 """
 import ast
 import json

@@ -7,7 +7,6 @@ from conftest import run_cli
 from harness import runner
 from harness.backends.replay import ReplayBackend
 from harness.models import ModelSpec, resolve_model
-from harness.results import read_records
 from harness.suite import load_suite
 from multiturn_runs import DEMO_ROLLOUTS, MULTITURN_SUITE, PASSING, by_turn, call, replay_run, write_replay
 
