@@ -2,6 +2,7 @@
 off-script call; every turn and the episode get records; all episodes advance one turn per
 generate() round; a resumed run reuses the turns already written; reports and gates read them."""
 import json
+from xml.etree import ElementTree
 
 from conftest import run_cli
 from harness import runner
@@ -135,6 +136,10 @@ def test_report_and_gate_read_episodes_and_turns(tmp_path):
     rules.write_text("[overall]\nmin_episode_success = 0.75\n")
     failed = run_cli("gate", str(tmp_path / "run"), "--rules", str(rules))
     assert failed.returncode == 1 and "episode success 50.0%" in failed.stdout + failed.stderr
+    junit = tmp_path / "junit.xml"
+    assert run_cli("gate", str(tmp_path / "run"), "--rules", str(rules), "--junit", str(junit)).returncode == 1
+    cases = next(s for s in ElementTree.parse(junit).getroot() if s.get("name").startswith("cases:"))
+    assert len(cases) == 7  # one per case, a rollout by its episode record
     table = run_cli("report", str(tmp_path / "run"))
     assert "episodes passed" in table.stdout and "1/2" in table.stdout
 

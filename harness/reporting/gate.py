@@ -191,7 +191,7 @@ def junit_xml(records: list[Record], summary: Summary, rules: list[Rule]) -> str
     root = ET.Element("testsuites", name="harness gate")
     suite_name = f"{summary.suite} on {summary.model['name']}"
     cases = ET.SubElement(root, "testsuite", name=f"cases: {suite_name}")
-    for r in records:
+    for r in [r for r in records if not r.is_turn]:  # a rollout is one testcase: its episode record
         tc = ET.SubElement(cases, "testcase", classname=f"{summary.suite}.{excerpt(r.category)}",
                            name=excerpt(r.name, 200), time=f"{r.latency_s or 0:.3f}")
         if r.not_judged:  # the harness or server failed, not the model
