@@ -64,6 +64,15 @@ BAD = {
                                  "only applies together with from_result"),
     "retry_unknown_call": (PREFIX + 'expect = { retry = "call_2" }', "no call call_2 to retry"),
     "steps_without_script": (PREFIX + 'expect = { steps = [{ call = "read_file" }] }', "add [[cases.script]]"),
+    "script_result_and_error": ('prompt = "p"\nexpect = { final = "direct" }\n'
+                                '[[cases.script]]\ncall = "read_file"\nresult = "a"\nerror = "b"',
+                                "give exactly one of result"),
+    "script_unknown_tool": ('prompt = "p"\nexpect = { final = "direct" }\n[[cases.script]]\ncall = "grep"\nresult = "a"',
+                            "field 'script[0].call': 'grep' is not a tool"),
+    "script_needs_steps_form": ('prompt = "p"\nexpect = "direct"\n[[cases.script]]\ncall = "read_file"\nresult = "a"',
+                                "judged over the episode"),
+    "max_turns_out_of_range": ('prompt = "p"\nmax_turns = 0\nexpect = { final = "direct" }\n'
+                               '[[cases.script]]\ncall = "read_file"\nresult = "a"', "max_turns' must be a whole number"),
     "answer_contains_not_strings": (PREFIX + 'expect = { answer = { contains = [3] } }', "expected a list of non-empty strings"),
 }
 
