@@ -1,17 +1,14 @@
-"""Helpers for the multi-turn tests: call text in the demo's format, replay files keyed by turn, and
-runs of the multi-turn fixture suite through the real CLI (replay backend, in process)."""
+"""Helpers for the multi-turn tests: replay files keyed by turn, and runs of the multi-turn fixture
+suite through the real CLI (replay backend, in process)."""
 import json
 from pathlib import Path
 
 from harness.cli import main as cli_main
 from harness.results import read_records
+from replay_runs import call
 
 MULTITURN_SUITE = Path(__file__).resolve().parent / "data" / "multiturn" / "suite.toml"
 DEMO_ROLLOUTS = MULTITURN_SUITE.with_name("demo_rollouts.toml")
-
-
-def call(name: str, **arguments) -> str:
-    return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
 
 
 def write_replay(path: Path, outputs: dict) -> Path:
@@ -54,16 +51,3 @@ PASSING = {
                              "It is defined in orders/parse.py."],
 }
 
-
-# The reference suite's multi_turn cases: (an output that passes, an output that fails, its reason).
-REFERENCE_MULTI_TURN = {
-    "multi-turn-1": (call("read_file", path="billing/invoice.py"), "The rounding is off.", "no_call"),
-    "multi-turn-2": ("mypy found 3 errors in 2 files.", "mypy found some errors.", "wrong_answer"),
-    "multi-turn-3": (call("search_code", query="RetryPolicy"), call("search_code", query="class RetryPolicy"),
-                     "unchanged_arguments"),
-    "multi-turn-4": (call("search_code", query="date_helpers"), "That file does not exist.", "no_call"),
-    "multi-turn-5": ("ruff found no problems in cli.", "ruff ran.", "wrong_answer"),
-    "multi-turn-6": (call("read_file", path="billing/parse.py"), call("read_file", path="billing/invoice.py"),
-                     "wrong_value"),
-    "multi-turn-7": ("All 42 tests pass.", call("execute_code", code="pytest orders"), "no_repeat"),
-}

@@ -8,7 +8,8 @@ import pytest
 from conftest import REFERENCE_SUITE, run_cli
 from harness.errors import InputError
 from harness.suite import load_suite
-from multiturn_runs import MULTITURN_SUITE, PASSING, REFERENCE_MULTI_TURN, call, replay_run
+from multiturn_runs import MULTITURN_SUITE, PASSING, call, replay_run
+from replay_runs import REFERENCE_MULTI_TURN
 
 HEAD = '''
 [[tools]]
