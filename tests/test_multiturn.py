@@ -174,3 +174,20 @@ def test_reference_multi_turn_cases_judge_the_turn_after_the_tool_result(tmp_pat
     for case_id, (_, _, reason) in REFERENCE_MULTI_TURN.items():
         assert good[(case_id, 1)]["passed"], good[(case_id, 1)]
         assert bad[(case_id, 1)]["reason"] == reason, bad[(case_id, 1)]
+
+
+def test_demo_acts_on_tool_results_in_the_reference_multi_turn_cases(tmp_path, demo_model):
+    """Real mlx generation: the demo, trained on tool-result turns, gets some of the reference suite's
+    multi_turn cases right (it is never trained on their prompts or results)."""
+    from harness import runner
+    from harness.models import resolve_model
+    from harness.results import read_records
+
+    suite = load_suite(REFERENCE_SUITE)
+    suite.cases = [c for c in suite.cases if c.category == "multi_turn"]
+    spec = resolve_model("demo")
+    spec.options["path"] = str(demo_model)
+    runner.run(suite, spec, tmp_path / "run", progress=False)
+    records = read_records(tmp_path / "run")
+    assert len(records) == len(suite.cases) and all(r.turn == 1 and r.after_result for r in records)
+    assert sum(r.passed for r in records) >= 1, [(r.id, r.reason, r.output[:80]) for r in records]
