@@ -6,12 +6,14 @@ accepted too) and a tool result as {role = "tool", tool_call_id, content}. Store
 the OpenAI shape with arguments as an object: templates render `arguments | tojson`, and the openai
 backend serialises them to the JSON string its API wants.
 """
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import InputError
+from harness.expect import Expectation, Matcher
 
 ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = {"system": ("role", "content"), "user": ("role", "content"),
@@ -230,3 +232,29 @@ def turn_facts(calls: list, output: str, messages: list[dict], before: History) 
         said = output + "".join(json.dumps(c.arguments, ensure_ascii=False) for c in calls if c.arguments)
         used = uses_result(said, before.latest_results())
     return {"repeat": repeat, "after_result": after_result, "used_result": used}
+
+
+def bind_results(expect: Expectation, history: History) -> Expectation:
+    """The expectation with every from_result matcher replaced by the value it names in `history`."""
+    return dataclasses.replace(
+        expect, calls=[dataclasses.replace(c, arguments=_bind_fields(c.arguments, history)) for c in expect.calls],
+        alternatives=[bind_results(a, history) for a in expect.alternatives],
+        final=bind_results(expect.final, history) if expect.final else None)
+
+
+def _bind_fields(fields: dict[str, Matcher] | None, history: History) -> dict[str, Matcher] | None:
+    return None if fields is None else {k: _bind(m, history) for k, m in fields.items()}
+
+
+def _bind(m: Matcher, history: History) -> Matcher:
+    m = dataclasses.replace(m, fields=_bind_fields(m.fields, history),
+                            items=[_bind(i, history) for i in m.items] if m.items is not None else None)
+    if m.from_result is None:
+        return m
+    call = history.find(m.from_result)
+    try:
+        if call is None:
+            raise LookupError("the conversation has no such call")
+        return dataclasses.replace(m, equals=json_path(call.result, m.path))
+    except LookupError as e:
+        return dataclasses.replace(m, unbound=f"the value at {m.path or 'the root'} of {m.from_result}'s result: {e}")

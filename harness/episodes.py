@@ -106,8 +106,9 @@ def rollouts(backend: Backend, requests: list[Request],
 
 
 def turn_record(t: Turn, sampler: dict) -> Record:
+    """A turn keeps the episode's expectation as written; its verdict says what the turn was held to."""
     expects_call = is_tool_expected(t.expect) if t.expect else None
-    return make_record(t.case, t.generation, sampler, t.detection, t.verdict, t.expect.to_raw() if t.expect else None,
+    return make_record(t.case, t.generation, sampler, t.detection, t.verdict, t.case.expect_raw,
                        expects_call, turn=t.turn, episode=False, **t.facts)
 
 

@@ -65,23 +65,6 @@ class Matcher:
     path: str | None = None
     unbound: str | None = None  # why from_result named nothing in this conversation (never parsed)
 
-    def to_raw(self) -> Any:
-        if self.equals is not UNSET:
-            return self.equals
-        raw = {}
-        for key in MATCHER_KEYS:
-            value = getattr(self, key)
-            if key == "extra_fields" and (self.fields is None or value == "forbid"):
-                continue
-            if value is None or value is False:
-                continue
-            if key == "fields":
-                value = {name: m.to_raw() for name, m in value.items()}
-            elif key == "items":
-                value = [m.to_raw() for m in value]
-            raw[key] = value
-        return raw
-
 
 @dataclass
 class CallExpect:
@@ -89,23 +72,11 @@ class CallExpect:
     arguments: dict[str, Matcher] | None = None  # None: any arguments are fine
     extra_arguments: str = "forbid"
 
-    def to_raw(self) -> dict:
-        raw: dict = {"call": self.name}
-        if self.arguments is not None:
-            raw["arguments"] = {name: m.to_raw() for name, m in self.arguments.items()}
-        if self.extra_arguments != "forbid":
-            raw["extra_arguments"] = self.extra_arguments
-        return raw
-
 
 @dataclass
 class Answer:
     contains: list[str] = field(default_factory=list)
     regex: str | None = None
-
-    def to_raw(self) -> dict:
-        raw: dict = {"contains": self.contains} if self.contains else {}
-        return raw | ({"regex": self.regex} if self.regex is not None else {})
 
 
 @dataclass
@@ -118,32 +89,6 @@ class Expectation:
     retry: str = ""  # "retry": the call id to retry; "" is the conversation's last call
     no_repeat: bool = False
     final: "Expectation | None" = None  # "steps": the episode's last turn
-
-    def to_raw(self) -> Any:
-        raw = self._raw()
-        if self.no_repeat:
-            return (raw if isinstance(raw, dict) else {}) | {"no_repeat": True}
-        return raw
-
-    def _raw(self) -> Any:
-        if self.kind == "direct" and self.answer:
-            return {"answer": self.answer.to_raw()}
-        if self.kind in ("direct", "tool"):
-            return self.kind
-        if self.kind == "retry":
-            return {"retry": self.retry} if self.retry else "retry"
-        if self.kind == "any":
-            return {}
-        if self.kind == "call":
-            return self.calls[0].to_raw()
-        if self.kind in ("calls", "steps"):
-            raw: dict = {self.kind: [c.to_raw() for c in self.calls]}
-            if self.order != "any":
-                raw["order"] = self.order
-            if self.final:
-                raw["final"] = self.final.to_raw()
-            return raw
-        return {"any_of": [alt.to_raw() for alt in self.alternatives]}
 
 
 def is_tool_expected(exp: Expectation) -> bool:

@@ -6,7 +6,6 @@ answer, its text under `answer`). A case that fails a level fails every level af
 direct case passes all three. In a conversation with tool turns, `history` (the calls made so far
 and their results) binds from_result matchers and decides no_repeat and retry.
 """
-import dataclasses
 import json
 import re
 from collections import Counter
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from harness.conversation import History, assistant_turns, history, json_path, turn_facts
+from harness.conversation import History, assistant_turns, bind_results, history, turn_facts
 from harness.detect import detect
 from harness.detect.base import Detection, ToolCall
 from harness.detect.reasoning import split_reasoning
@@ -193,39 +192,13 @@ def _retry_verdict(expect: Expectation, detection: Detection, history: History) 
     return passed_verdict()
 
 
-def bind_results(expect: Expectation, history: History) -> Expectation:
-    """The expectation with every from_result matcher replaced by the value it names in `history`."""
-    return dataclasses.replace(
-        expect, calls=[dataclasses.replace(c, arguments=_bind_fields(c.arguments, history)) for c in expect.calls],
-        alternatives=[bind_results(a, history) for a in expect.alternatives],
-        final=bind_results(expect.final, history) if expect.final else None)
-
-
-def _bind_fields(fields: dict[str, Matcher] | None, history: History) -> dict[str, Matcher] | None:
-    return None if fields is None else {k: _bind(m, history) for k, m in fields.items()}
-
-
-def _bind(m: Matcher, history: History) -> Matcher:
-    m = dataclasses.replace(m, fields=_bind_fields(m.fields, history),
-                            items=[_bind(i, history) for i in m.items] if m.items is not None else None)
-    if m.from_result is None:
-        return m
-    call = history.find(m.from_result)
-    try:
-        if call is None:
-            raise LookupError("the conversation has no such call")
-        return dataclasses.replace(m, equals=json_path(call.result, m.path))
-    except LookupError as e:
-        return dataclasses.replace(m, unbound=f"the value at {m.path or 'the root'} of {m.from_result}'s result: {e}")
-
-
 def match_call(e: CallExpect, call: ToolCall, tools: list[dict] | None, history: History) -> Mismatch | None:
     """One call against one expected call (script entries, rollout steps); None when it matches."""
     if call.name != e.name:
         return Mismatch("wrong_tool", f"expected a call to {e.name!r}, got {call.name!r}")
     if call.arguments is None:
         return Mismatch("malformed_call", f"the arguments of {call.name!r} were cut off or unparseable")
-    bound = dataclasses.replace(e, arguments=_bind_fields(e.arguments, history))
+    bound = bind_results(Expectation("call", calls=[e]), history).calls[0]
     return _match_call(bound, call, _schemas(tools))
 
 

@@ -12,6 +12,7 @@ from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.conversation import assistant_turns
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.options import Option
 from harness.results import RESULTS, read_manifest
 
 # Measurements copied from a recorded run so a re-scored report keeps them.
@@ -47,8 +48,7 @@ def generation_from_record(rec: dict, request: Request, timing: str) -> Generati
 
 class ReplayBackend(Backend):
     can_become_unavailable = False  # a missing recorded output stays missing; no server to wait for
-    option_keys = ("file",)
-    required_keys = ("file",)
+    options = {"file": Option(str, "JSONL of {id, output} or a run's results.jsonl", required=True)}
 
     def load(self) -> LoadInfo:
         path = Path(self.spec.options["file"])
