@@ -12,6 +12,7 @@ import pytest
 from conftest import REFERENCE_SUITE, ROOT, run_cli
 from harness.reporting.gate import load_rules
 from harness.results import read_manifest, read_records
+from harness.suite import load_suite
 
 EXAMPLES = ROOT / "examples"
 BASELINE = ROOT / "reports" / "baseline-demo"
@@ -99,7 +100,8 @@ def test_committed_baseline_is_a_complete_run_of_the_reference_suite():
     assert manifest.status == "complete" and manifest.model["name"] == "demo"
     # same suite bytes, or the diff compares other cases: refresh the baseline (reports/README.md)
     assert manifest.suite["sha256"] == hashlib.sha256(REFERENCE_SUITE.read_bytes()).hexdigest()
-    assert len(read_records(BASELINE)) == manifest.suite["cases"] == 20
+    assert manifest.suite["cases"] == len(load_suite(REFERENCE_SUITE).cases)
+    assert manifest.coverage["judged"] == manifest.coverage["expected"] == manifest.suite["cases"]
 
 
 def test_git_keeps_the_baseline_and_ignores_other_runs():
