@@ -137,7 +137,8 @@ def test_report_and_gate_read_episodes_and_turns(tmp_path):
     failed = run_cli("gate", str(tmp_path / "run"), "--rules", str(rules))
     assert failed.returncode == 1 and "episode success 50.0%" in failed.stdout + failed.stderr
     junit = tmp_path / "junit.xml"
-    assert run_cli("gate", str(tmp_path / "run"), "--rules", str(rules), "--junit", str(junit)).returncode == 1
+    assert run_cli("gate", str(tmp_path / "run"), "--rules", str(rules), "--junit", str(junit),
+                   "--junit-cases").returncode == 1
     cases = next(s for s in ElementTree.parse(junit).getroot() if s.get("name").startswith("cases:"))
     assert len(cases) == 7  # one per case, a rollout by its episode record
     table = run_cli("report", str(tmp_path / "run"))
