@@ -1,0 +1,143 @@
+"""Decision probes, the pure part: which text starts a call (from the template, as doctor finds it),
+how p_call figures aggregate (mean, median, AUC of tool cases against direct cases), which cases sit
+nearest the decision boundary, and which adapter checkpoints a training run left. No mlx here: the
+forward passes live in backends/mlx_probe.py.
+"""
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.doctor import PROBE_NAME, THINK_PAIRS, Probe
+from harness.errors import InputError
+
+BOUNDARY = 0.5  # p_call where calling and not calling are equally likely
+BOUNDARY_CASES = 5
+CHECKPOINT = re.compile(r"(\d+)_adapters\.safetensors")
+FINAL_CHECKPOINT = "adapters.safetensors"
+
+
+@dataclass
+class CallMarker:
+    """What the assistant turn writes to start a call: `given` is prefilled and not scored (a closed
+    reasoning block the template writes before a call), `marker` is the text p_call measures."""
+    given: str = ""
+    marker: str = ""
+    na: str | None = None  # why p_call cannot be measured for this template
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def open_reasoning(text: str) -> str | None:
+    """The reasoning opener `text` leaves open (no closer after it), else None."""
+    for opener, closer in THINK_PAIRS:
+        at = text.rfind(opener)
+        if at >= 0 and closer not in text[at:]:
+            return opener
+    return None
+
+
+def call_marker(probe: Probe, reasons_by_default: bool) -> CallMarker:
+    """The call-opening text of a template, from doctor's rendered probe call.
+
+    The assistant call turn minus the generation prompt leaves what the model must write; the marker
+    runs to the end of the first call tag (or, for untagged formats, up to the tool name)."""
+    if probe.call_segment is None:
+        return CallMarker(na="; ".join(probe.problems) or "the template cannot render an assistant tool call")
+    opener = open_reasoning(probe.generation_tail)
+    if opener:
+        return CallMarker(na=f"the generation prompt opens {opener} and the call decision comes after the model's "
+                             "reasoning; set enable_thinking = false in chat_template_kwargs to probe")
+    rest = probe.call_segment[_common_prefix(probe.generation_tail, probe.call_segment):]
+    given = ""
+    for opener, closer in THINK_PAIRS:  # a closed reasoning block before the call is prefilled, not scored
+        stripped = rest.lstrip()
+        if stripped.startswith(opener) and closer in stripped:
+            end = stripped.index(closer) + len(closer)
+            end += len(stripped[end:]) - len(stripped[end:].lstrip())
+            given, rest = rest[:len(rest) - len(stripped) + end], stripped[end:]
+            break
+    if reasons_by_default and not given:
+        return CallMarker(na="the model reasons before it answers (the template reads enable_thinking, which "
+                             "mlx-lm sets to true); set enable_thinking = false in chat_template_kwargs to probe")
+    found = [(rest.find(m), m) for m in probe.call_markers if rest.find(m) >= 0]
+    if found:
+        at, tag = min(found)
+        return CallMarker(given=given, marker=rest[:at + len(tag)])
+    at = rest.find(PROBE_NAME)
+    if at > 0 and rest[:at].strip():
+        return CallMarker(given=given, marker=rest[:at])
+    return CallMarker(na=f"the template's calls start with no marker before the tool name ({rest[:40]!r}), "
+                         "so no first tokens say 'call'")
+
+
+def auc(positives: list[float], negatives: list[float]) -> float | None:
+    """P(a random tool case's p_call > a random direct case's), ties half: the Mann-Whitney AUC."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def spread(values: list[float]) -> dict:
+    return {"n": len(values), "mean": statistics.fmean(values) if values else None,
+            "median": statistics.median(values) if values else None}
+
+
+def boundary_cases(cases: list[dict], limit: int = BOUNDARY_CASES) -> list[dict]:
+    """Cases whose p_call is nearest 0.5, where the decision could go either way."""
+    measured = [c for c in cases if c["p_call"] is not None]
+    return sorted(measured, key=lambda c: abs(c["p_call"] - BOUNDARY))[:limit]
+
+
+def forced_accuracy(cases: list[dict]) -> dict | None:
+    """Tool- and call-level accuracy of forced calls on tool cases: were the call made, would it be right?"""
+    forced = [c["forced"] for c in cases if c["expects_call"] and c.get("forced")]
+    if not forced:
+        return None
+    n = len(forced)
+    return {"n": n, "tool": sum(bool(f["tool"]) for f in forced) / n, "call": sum(bool(f["call"]) for f in forced) / n}
+
+
+def summarize(cases: list[dict]) -> dict:
+    """Per category and overall: p_call on tool and direct cases, AUC, boundary cases, forced accuracy."""
+    def block(group: list[dict]) -> dict:
+        tool = [c["p_call"] for c in group if c["expects_call"] and c["p_call"] is not None]
+        direct = [c["p_call"] for c in group if not c["expects_call"] and c["p_call"] is not None]
+        return {"tool": spread(tool), "direct": spread(direct), "auc": auc(tool, direct),
+                "forced": forced_accuracy(group)}
+
+    categories = {name: block([c for c in cases if c["category"] == name]) for name in sorted({c["category"] for c in cases})}
+    na = sorted({c["na"] for c in cases if c.get("na")})
+    return {"categories": categories, "overall": block(cases), "boundary": boundary_cases(cases), "na": na}
+
+
+def checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """mlx-lm's adapter checkpoints in `folder` by training iteration; the final adapters.safetensors counts
+    as iteration `iters` of adapter_config.json, unless a numbered checkpoint already holds that iteration."""
+    import json
+
+    folder = Path(folder)
+    config = folder / "adapter_config.json"
+    if not config.is_file():
+        raise InputError(f"{folder}: no adapter_config.json; give the --adapter-path folder mlx-lm's LoRA training wrote")
+    try:
+        iters = json.loads(config.read_text(encoding="utf-8")).get("iters")
+    except (ValueError, AttributeError):
+        raise InputError(f"{config}: not a JSON object; give the adapter_config.json mlx-lm wrote") from None
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT.fullmatch(p.name)))
+    final = folder / FINAL_CHECKPOINT
+    last = found[-1][0] if found else 0
+    if final.is_file() and (not isinstance(iters, int) or iters > last):
+        found.append((iters if isinstance(iters, int) and not isinstance(iters, bool) else last + 1, final))
+    if not found:
+        raise InputError(f"{folder}: no adapter checkpoints (0000100_adapters.safetensors ... adapters.safetensors); "
+                         "train with --save-every N to keep checkpoints")
+    return found
