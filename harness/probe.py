@@ -141,3 +141,33 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
         raise InputError(f"{folder}: no adapter checkpoints (0000100_adapters.safetensors ... adapters.safetensors); "
                          "train with --save-every N to keep checkpoints")
     return found
+
+
+def probe_cases(backend, cases: list, force: bool = False, done: dict | None = None, write=None) -> list[dict]:
+    """One probe record per case (sample 0): p_call and the first tokens, and with `force` the forced call
+    scored for tool cases. `done` maps case ids to earlier records whose figures are kept (resume);
+    `write` gets each record as soon as it is new or changed, so an interrupted probe loses little."""
+    from harness.backends.base import Request
+    from harness.expect import is_tool_expected
+    from harness.runner import make_record
+
+    done = done or {}
+    todo = [c for c in cases if c.id not in done]
+    records = dict(done)
+    for case, found in zip(todo, backend.probe([Request(c) for c in todo])):
+        records[case.id] = {"id": case.id, "sample": 0, "category": case.category,
+                            "expects_call": is_tool_expected(case.expect), "p_call": found.p_call, "na": found.na,
+                            "marker": found.marker, "top_tokens": [[t, p] for t, p in found.top_tokens],
+                            "prompt_tokens": found.prompt_tokens, "forced": None}
+        if write:
+            write(records[case.id])
+    if force:
+        by_id = {c.id: c for c in cases}
+        need = [by_id[i] for i, r in records.items() if r["expects_call"] and r["forced"] is None and not r["na"]]
+        for gen in backend.generate_forced([Request(c) for c in need]) if need else ():
+            full = make_record(by_id[gen.case_id], gen, backend.spec)
+            records[gen.case_id] = {**records[gen.case_id], "forced": {
+                key: full[key] for key in ("passed", "reason", "tool", "call", "output", "detail")}}
+            if write:
+                write(records[gen.case_id])
+    return [records[c.id] for c in cases]
