@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.backends import backend_class
-from harness.backends.base import Generation, Request
+from harness.backends.base import CallProbe, Generation, Request
 from harness.detect import Detection, detect
 from harness.errors import InputError
 from harness.models import ModelSpec
@@ -42,7 +42,8 @@ def detect_generation(gen: Generation, tools: list[dict]) -> Detection:
     return found
 
 
-def make_record(case: Case, gen: Generation, spec: ModelSpec) -> dict:
+def make_record(case: Case, gen: Generation, spec: ModelSpec, probed: CallProbe | None = None) -> dict:
+    """One results.jsonl record; `probed` (harness run --probe) adds the case's p_call."""
     if gen.error is not None:
         detection, verdict = Detection(), backend_error_verdict(gen.error)
     else:
@@ -63,6 +64,7 @@ def make_record(case: Case, gen: Generation, spec: ModelSpec) -> dict:
         "finish_reason": gen.finish_reason, "error": gen.error, "prompt_sha256": gen.prompt_sha256,
         "sampler": spec.sampler(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"p_call": probed.p_call} if probed else {}),
     }
 
 
@@ -118,7 +120,9 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress: bool = True) -> RunOutcome:
+def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress: bool = True,
+        probe: bool = False) -> RunOutcome:
+    """`probe`: before generating, measure each case's p_call (backend.probe) and keep it in its record."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(run_dir)
@@ -150,8 +154,9 @@ def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress
     bar = Progress(total, len(done), progress)
     generated, status = 0, "failed"
     try:
+        probed = {(p.case_id, p.sample): p for p in backend.probe(requests)} if probe else {}
         for gen in backend.generate(requests):
-            writer.write(make_record(by_id[gen.case_id], gen, spec))
+            writer.write(make_record(by_id[gen.case_id], gen, spec, probed.get((gen.case_id, gen.sample))))
             generated += 1
             bar.step(gen.case_id)
         status = "complete"

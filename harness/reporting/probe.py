@@ -1,8 +1,8 @@
 """Probe and sweep reports as a terminal table, JSON or one self-contained HTML page (inline SVG, no
-script; every piece of run data escaped), and the p_call label a run report puts beside failed tool cases."""
+script; every piece of run data escaped), and the p_call label a run report puts beside failed tool cases.
+The HTML helpers are imported where used: summary.py imports this module, and html.py imports summary.py."""
 import json
 
-from harness.reporting.html import _e, _page, _table
 from harness.text import excerpt, pct
 
 MEASURED = ("p_call: the model's probability that the assistant turn starts with the template's call marker, "
@@ -24,13 +24,13 @@ def p_text(p: float | None) -> str:
 def failure_label(record: dict) -> str:
     """A failed case's reason with its p_call beside it when the run was probed: "no_call (p_call 0.31)"."""
     reason = record.get("reason") or "failed"
-    return f"{reason} (p_call {p_text(record['p_call'])})" if "p_call" in record else reason
+    return f"{reason} (p_call {p_text(record['p_call'])})" if record.get("p_call") is not None else reason
 
 
 def failed_tool_lines(records: list[dict]) -> list[tuple[str, str]]:
-    """(case id, label) for each failed tool case of a probed run, for a report's facts table."""
+    """(case id, label) for each failed tool case that has a p_call (a run with --probe)."""
     return [(r["id"], failure_label(r)) for r in records
-            if "p_call" in r and not r.get("passed") and r.get("expect") != "direct"]
+            if r.get("p_call") is not None and not r.get("passed") and r.get("expect") != "direct"]
 
 
 def _num(x: float | None) -> str:
@@ -79,6 +79,8 @@ def render_probe(report: dict, fmt: str = "table") -> str:
     facts += [("n/a", reason) for reason in report["summary"]["na"]]
     boundary_headers = ["nearest p_call 0.5", "category", "expects", "p_call", "top first tokens"]
     if fmt == "html":
+        from harness.reporting.html import _e, _page, _table
+
         forced = [[c["id"], c["category"], p_text(c["p_call"]), "pass" if c["forced"]["passed"] else "fail",
                    c["forced"]["reason"] or "", f"<pre>{_e(c['forced']['output'])}</pre>"]
                   for c in report["cases"] if c.get("forced")]
@@ -89,10 +91,10 @@ def render_probe(report: dict, fmt: str = "table") -> str:
             sections += ["<h2>Forced calls</h2>",
                          _table(["case", "category", "p_call", "forced", "reason", "output"], forced, raw_columns=(5,))]
         return _page(f"Decision probe: {report['suite']} on {report['model']}", sections)
-    from tabulate import tabulate
+    from tabulate import tabulate  # disable_numparse: cells are already formatted (6e-4 stays 6e-4)
 
-    return (f"{tabulate(probe_rows(report), headers=PROBE_HEADERS)}\n\n"
-            f"{tabulate(boundary_rows(report), headers=boundary_headers)}\n\n{tabulate(facts)}\n")
+    return (f"{tabulate(probe_rows(report), headers=PROBE_HEADERS, disable_numparse=True)}\n\n"
+            f"{tabulate(boundary_rows(report), headers=boundary_headers, disable_numparse=True)}\n\n{tabulate(facts, disable_numparse=True)}\n")
 
 
 # --- sweeps ---------------------------------------------------------------------------------------
@@ -109,6 +111,8 @@ def sweep_rows(report: dict) -> list[list]:
 
 def sweep_chart(points: list[dict], width: int = 760, height: int = 280) -> str:
     """Mean p_call on tool and direct cases (and accuracy) against the training iteration, as inline SVG."""
+    from harness.reporting.html import _e
+
     left, top, right, bottom = 48, 30, 16, 36
     w, h = width - left - right, height - top - bottom
     xs = [p["iteration"] for p in points]
@@ -147,11 +151,14 @@ def sweep_chart(points: list[dict], width: int = 760, height: int = 280) -> str:
 def render_sweep(report: dict, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False)
-    facts = [("base", report["base"]), ("adapters", report["adapters"]), ("base loads", report["base_loads"]),
+    facts = [("base", report["base"]), ("adapters", report["adapters"]),
+             ("base load", f"{report['load_s']:.2f} s, once; each checkpoint's adapter weights swapped in"),
              ("measured", MEASURED), ("accuracy", "share of cases passed when generated (--generate)")]
     if fmt == "html":
+        from harness.reporting.html import _page, _table
+
         return _page(f"Checkpoint sweep: {report['suite']}", [
             sweep_chart(report["points"]), _table(SWEEP_HEADERS, sweep_rows(report)), _table(None, [list(f) for f in facts])])
-    from tabulate import tabulate
+    from tabulate import tabulate  # disable_numparse: cells are already formatted (6e-4 stays 6e-4)
 
-    return f"{tabulate(sweep_rows(report), headers=SWEEP_HEADERS)}\n\n{tabulate(facts)}\n"
+    return f"{tabulate(sweep_rows(report), headers=SWEEP_HEADERS, disable_numparse=True)}\n\n{tabulate(facts, disable_numparse=True)}\n"

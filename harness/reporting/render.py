@@ -36,7 +36,8 @@ def summary_lines(summary: dict) -> list[tuple[str, str]]:
         *_batch_lines(summary.get("generation") or {}),
         ("tokens/s", "-" if summary["tokens_per_s"] is None else f"{summary['tokens_per_s']:.1f}"),
     ]
-    return lines + [("warning", w) for w in summary["warnings"]]
+    probed = [(f"failed tool case {case}", label) for case, label in summary.get("probed_failures", [])]
+    return lines + probed + [("warning", w) for w in summary["warnings"]]
 
 
 def _batch_lines(generation: dict) -> list[tuple[str, str]]:

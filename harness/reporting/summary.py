@@ -4,6 +4,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.reporting.probe import failed_tool_lines
 from harness.reporting.stats import percentile, wilson
 from harness.scoring import LEVELS
 from harness.results import is_backend_error, read_manifest, read_records
@@ -66,6 +67,7 @@ def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
         "tokens_per_s": tokens_per_s,
         "generation": generation,
         "warnings": manifest.get("warnings", []),
+        "probed_failures": failed_tool_lines(scored),  # (id, "no_call (p_call 0.31)") when run with --probe
     }
 
 
