@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE_SUITE, run_cli
+from harness.reporting.probe import p_text
 
 pytest.importorskip("mlx_lm")
 
@@ -168,8 +169,10 @@ def test_run_with_probe_shows_p_call_beside_failed_tool_cases(silenced_model, tm
     records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert all(isinstance(r["p_call"], float) and 0 <= r["p_call"] < 1e-2 for r in records)
     failed = [r for r in records if r["expect"] != "direct" and r["reason"] == "no_call"]
-    assert failed and all(f"no_call (p_call " in proc.stdout for _ in failed)
-    assert all(f"failed tool case {r['id']}" in proc.stdout for r in failed)
+    assert failed
+    for r in failed:  # each failed tool case's line carries its own p_call
+        line = next(x for x in proc.stdout.splitlines() if f"failed tool case {r['id']} " in x)
+        assert line.split()[-1] == f"{p_text(r['p_call'])})" and "no_call (p_call" in line
     plain = run_cli("report", str(tmp_path / "run"))
     assert "(p_call " in plain.stdout
 

@@ -1,5 +1,6 @@
-"""`harness sweep` over the checkpoints of a real LoRA fine-tune: a tiny model is built and trained in the
-test with mlx-lm's own LoRA training (its `lora` entry point, offline, on tiny data), then every
+"""`harness sweep` over the checkpoints of a real LoRA fine-tune: a tiny base that always answers in prose is
+built in the test (a short full fine-tune of a random model, so its states tell prompt from answer),
+then taught to call with mlx-lm's own LoRA training (its `lora` entry point, offline, tiny data); every
 checkpoint is probed with the base loaded once and only the adapter weights swapped."""
 import json
 import subprocess
@@ -22,10 +23,12 @@ LORA = ("from harness.backends.mlx_env import ensure_fast_blas; ensure_fast_blas
         "import sys; from mlx_lm import lora; sys.argv = ['mlx_lm.lora'] + sys.argv[1:]; lora.main()")
 
 
-def _conversation(host: str) -> dict:
-    call = {"type": "function", "function": {"name": "ping", "arguments": {"host": host}}}
-    return {"messages": [{"role": "user", "content": f"Is {host} up? Ping it."},
-                         {"role": "assistant", "content": "", "tool_calls": [call]}], "tools": [PING]}
+def _conversation(host: str, call: bool) -> dict:
+    ask = {"role": "user", "content": f"Is {host} up? Ping it."}
+    if not call:
+        return {"messages": [ask, {"role": "assistant", "content": "I cannot reach hosts from here."}], "tools": [PING]}
+    made = {"type": "function", "function": {"name": "ping", "arguments": {"host": host}}}
+    return {"messages": [ask, {"role": "assistant", "content": "", "tool_calls": [made]}], "tools": [PING]}
 
 
 def _suite(path: Path) -> Path:
@@ -41,12 +44,14 @@ def _suite(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory) -> dict:
-    from harness.demo.build import TinySpec, build_tiny_model
+    from harness.demo.build import TinySpec, build_tiny_model, fine_tune
 
     root = tmp_path_factory.mktemp("lora")
-    train = [_conversation(h) for h in HOSTS]
+    train = [_conversation(h, call=True) for h in HOSTS]
+    prose = [_conversation(h, call=False) for h in HOSTS]
     base = build_tiny_model(root / "base", TinySpec(hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128,
-                                                    vocab=400), train)
+                                                    vocab=400), train + prose)
+    fine_tune(base, prose, steps=40, batch_size=8, learning_rate=3e-3)
     data = root / "data"
     data.mkdir()
     (data / "train.jsonl").write_text("".join(json.dumps(c) + "\n" for c in train))
@@ -55,7 +60,7 @@ def lora_run(tmp_path_factory) -> dict:
     adapters = root / "adapters"
     proc = subprocess.run([sys.executable, "-c", LORA, "--model", str(base), "--train", "--data", str(data),
                            "--iters", str(ITERS), "--save-every", str(SAVE_EVERY), "--batch-size", "4",
-                           "--learning-rate", "1e-2", "--num-layers", "-1", "--mask-prompt", "--steps-per-eval", "1000",
+                           "--learning-rate", "3e-3", "--num-layers", "-1", "--mask-prompt", "--steps-per-eval", "1000",
                            "--val-batches", "1", "--adapter-path", str(adapters), "-c", str(root / "lora.yaml")],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -80,8 +85,9 @@ def test_sweep_p_call_rises_with_iterations_and_the_base_loads_once(lora_run, mo
     tool = [p["tool"]["mean"] for p in points]
     print("sweep: mean p_call on tool cases by iteration", {p["iteration"]: round(v, 4) for p, v in zip(points, tool)})
     assert len(points) >= 5  # the base and at least 4 checkpoints
-    assert tool[-1] > 5 * tool[0]
-    assert sum(b > a for a, b in zip(tool, tool[1:])) >= len(tool) - 2  # rising, at most one step down
+    assert all(v > 100 * tool[0] for v in tool[1:])  # every checkpoint far above the prose-only base
+    assert tool[-1] > tool[1]
+    assert sum(b >= a for a, b in zip(tool, tool[1:])) >= len(tool) - 2  # rising, at most one step down
 
 
 @pytest.mark.slow
