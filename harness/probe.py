@@ -8,7 +8,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.doctor import PROBE_NAME, THINK_PAIRS, Probe
+from harness.doctor import PROBE_NAME, THINK_PAIRS, Probe, _added
 from harness.errors import InputError
 
 BOUNDARY = 0.5  # p_call where calling and not calling are equally likely
@@ -24,15 +24,6 @@ class CallMarker:
     given: str = ""
     marker: str = ""
     na: str | None = None  # why p_call cannot be measured for this template
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def open_reasoning(text: str) -> str | None:
@@ -55,7 +46,7 @@ def call_marker(probe: Probe, reasons_by_default: bool) -> CallMarker:
     if opener:
         return CallMarker(na=f"the generation prompt opens {opener} and the call decision comes after the model's "
                              "reasoning; set enable_thinking = false in chat_template_kwargs to probe")
-    rest = probe.call_segment[_common_prefix(probe.generation_tail, probe.call_segment):]
+    rest = _added(probe.generation_tail, probe.call_segment)
     given = ""
     for opener, closer in THINK_PAIRS:  # a closed reasoning block before the call is prefilled, not scored
         stripped = rest.lstrip()

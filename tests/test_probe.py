@@ -140,6 +140,7 @@ def test_probe_separates_tool_from_direct_cases_and_resumes(demo_model, tmp_path
     assert "AUC" in table.stdout and "overall" in table.stdout and "nearest p_call 0.5" in table.stdout
 
 
+@pytest.mark.slow
 def test_unreachable_marker_p_call_near_zero_yet_forced_calls_are_right(silenced_model, tmp_path):
     """The reference team's situation: the model knows the format and the arguments but never starts a call."""
     out = tmp_path / "probe.html"
@@ -162,6 +163,7 @@ def test_unreachable_marker_p_call_near_zero_yet_forced_calls_are_right(silenced
     assert html.returncode == 0 and "<script" not in page and "Forced calls" in page and "&lt;tool_call&gt;" in page
 
 
+@pytest.mark.slow
 def test_run_with_probe_shows_p_call_beside_failed_tool_cases(silenced_model, tmp_path):
     proc = run_cli("run", str(REFERENCE_SUITE), "--model", str(silenced_model), "--probe", "--quiet",
                    "--run-dir", str(tmp_path / "run"))

@@ -70,19 +70,26 @@ def probe_run(suite, spec, run_dir: Path, force: bool) -> list[dict]:
         backend.close()
 
 
-def main(args) -> int:
-    from harness import probe, runner
+def suite_and_model(args, command: str, model: str):
+    """The suite and model spec a probe or sweep command names, checked before anything loads."""
     from harness.models import resolve_model
-    from harness.reporting.probe import probe_report, render_probe
-    from harness.reporting.render import emit
     from harness.suite import load_suite
 
     if args.format == "html" and not args.output:
-        raise InputError("harness probe --format html: give -o FILE.html")
+        raise InputError(f"harness {command} --format html: give -o FILE.html")
     suite = load_suite(args.suite)
-    spec = resolve_model(args.model, args.models)
+    spec = resolve_model(model, args.models)
     if args.max_tokens:
         spec.max_tokens = args.max_tokens
+    return suite, spec
+
+
+def main(args) -> int:
+    from harness import probe, runner
+    from harness.reporting.probe import probe_report, render_probe
+    from harness.reporting.render import emit
+
+    suite, spec = suite_and_model(args, "probe", args.model)
     run_dir = Path(args.run_dir) if args.run_dir else Path(f"{runner.default_run_dir(args.out, suite, spec)}-probe")
     try:
         cases = probe_run(suite, spec, run_dir, args.force_call)

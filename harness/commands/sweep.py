@@ -71,16 +71,10 @@ def sweep(suite, spec, adapters: Path, generate: bool) -> dict:
 
 
 def main(args) -> int:
-    from harness.models import resolve_model
+    from harness.commands.probe import suite_and_model
     from harness.reporting.probe import render_sweep
     from harness.reporting.render import emit
-    from harness.suite import load_suite
 
-    if args.format == "html" and not args.output:
-        raise InputError("harness sweep --format html: give -o FILE.html")
-    suite = load_suite(args.suite)
-    spec = resolve_model(args.base, args.models)
-    if args.max_tokens:
-        spec.max_tokens = args.max_tokens
+    suite, spec = suite_and_model(args, "sweep", args.base)
     emit(render_sweep(sweep(suite, spec, Path(args.adapters), args.generate), args.format), args.output)
     return 0
