@@ -5,7 +5,7 @@ forward passes live in backends/mlx_probe.py.
 """
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from harness.doctor import PROBE_NAME, THINK_PAIRS, Probe, _added
@@ -13,6 +13,7 @@ from harness.errors import InputError
 
 BOUNDARY = 0.5  # p_call where calling and not calling are equally likely
 BOUNDARY_CASES = 5
+FORCED_KEYS = ("passed", "reason", "tool", "call", "output", "detail")  # what a forced call's record keeps
 CHECKPOINT = re.compile(r"(\d+)_adapters\.safetensors")
 FINAL_CHECKPOINT = "adapters.safetensors"
 
@@ -24,6 +25,39 @@ class CallMarker:
     given: str = ""
     marker: str = ""
     na: str | None = None  # why p_call cannot be measured for this template
+
+
+@dataclass
+class ProbeRecord:
+    """One case's probe (a line of probe.jsonl): p_call, the first tokens, and with --force-call the forced
+    call's verdict {passed, reason, tool, call, output, detail} (tool cases only)."""
+    id: str
+    category: str
+    expects_call: bool
+    p_call: float | None
+    na: str | None = None
+    marker: str | None = None
+    top_tokens: list[list] = field(default_factory=list)  # [token text, probability], most likely first
+    prompt_tokens: int | None = None
+    forced: dict | None = None
+    sample: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw) -> "ProbeRecord | None":
+        """None for a line that is not a whole, well-typed probe record (its case is probed again)."""
+        from harness.records import DamagedRecord, _typed_fields
+
+        if not isinstance(raw, dict) or not {f.name for f in fields(cls) if f.default is MISSING} <= set(raw):
+            return None
+        try:
+            values = _typed_fields(cls, raw, set())
+        except DamagedRecord:
+            return None
+        values.pop("extra")
+        return cls(**values)
 
 
 def open_reasoning(text: str) -> str | None:
@@ -82,32 +116,32 @@ def spread(values: list[float]) -> dict:
             "median": statistics.median(values) if values else None}
 
 
-def boundary_cases(cases: list[dict], limit: int = BOUNDARY_CASES) -> list[dict]:
+def boundary_cases(cases: list[ProbeRecord], limit: int = BOUNDARY_CASES) -> list[ProbeRecord]:
     """Cases whose p_call is nearest 0.5, where the decision could go either way."""
-    measured = [c for c in cases if c["p_call"] is not None]
-    return sorted(measured, key=lambda c: abs(c["p_call"] - BOUNDARY))[:limit]
+    measured = [c for c in cases if c.p_call is not None]
+    return sorted(measured, key=lambda c: abs(c.p_call - BOUNDARY))[:limit]
 
 
-def forced_accuracy(cases: list[dict]) -> dict | None:
+def forced_accuracy(cases: list[ProbeRecord]) -> dict | None:
     """Tool- and call-level accuracy of forced calls on tool cases: were the call made, would it be right?"""
-    forced = [c["forced"] for c in cases if c["expects_call"] and c.get("forced")]
+    forced = [c.forced for c in cases if c.expects_call and c.forced]
     if not forced:
         return None
     n = len(forced)
     return {"n": n, "tool": sum(bool(f["tool"]) for f in forced) / n, "call": sum(bool(f["call"]) for f in forced) / n}
 
 
-def summarize(cases: list[dict]) -> dict:
-    """Per category and overall: p_call on tool and direct cases, AUC, boundary cases, forced accuracy."""
-    def block(group: list[dict]) -> dict:
-        tool = [c["p_call"] for c in group if c["expects_call"] and c["p_call"] is not None]
-        direct = [c["p_call"] for c in group if not c["expects_call"] and c["p_call"] is not None]
+def summarize(cases: list[ProbeRecord]) -> dict:
+    """Per category and overall: p_call on tool and direct cases, AUC, boundary case ids, forced accuracy."""
+    def block(group: list[ProbeRecord]) -> dict:
+        tool = [c.p_call for c in group if c.expects_call and c.p_call is not None]
+        direct = [c.p_call for c in group if not c.expects_call and c.p_call is not None]
         return {"tool": spread(tool), "direct": spread(direct), "auc": auc(tool, direct),
                 "forced": forced_accuracy(group)}
 
-    categories = {name: block([c for c in cases if c["category"] == name]) for name in sorted({c["category"] for c in cases})}
-    na = sorted({c["na"] for c in cases if c.get("na")})
-    return {"categories": categories, "overall": block(cases), "boundary": boundary_cases(cases), "na": na}
+    categories = {name: block([c for c in cases if c.category == name]) for name in sorted({c.category for c in cases})}
+    return {"categories": categories, "overall": block(cases), "boundary": [c.id for c in boundary_cases(cases)],
+            "na": sorted({c.na for c in cases if c.na})}
 
 
 def checkpoints(folder: Path) -> list[tuple[int, Path]]:
@@ -134,31 +168,31 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return found
 
 
-def probe_cases(backend, cases: list, force: bool = False, done: dict | None = None, write=None) -> list[dict]:
+def probe_cases(backend, cases: list, force: bool = False, done: dict | None = None,
+                write=None) -> list[ProbeRecord]:
     """One probe record per case (sample 0): p_call and the first tokens, and with `force` the forced call
     scored for tool cases. `done` maps case ids to earlier records whose figures are kept (resume);
     `write` gets each record as soon as it is new or changed, so an interrupted probe loses little."""
     from harness.backends.base import Request
     from harness.expect import is_tool_expected
-    from harness.runner import make_record
+    from harness.scoring import judge
 
     done = done or {}
     todo = [c for c in cases if c.id not in done]
     records = dict(done)
     for case, found in zip(todo, backend.probe([Request(c) for c in todo])):
-        records[case.id] = {"id": case.id, "sample": 0, "category": case.category,
-                            "expects_call": is_tool_expected(case.expect), "p_call": found.p_call, "na": found.na,
-                            "marker": found.marker, "top_tokens": [[t, p] for t, p in found.top_tokens],
-                            "prompt_tokens": found.prompt_tokens, "forced": None}
+        records[case.id] = ProbeRecord(id=case.id, category=case.category, expects_call=is_tool_expected(case.expect),
+                                       p_call=found.p_call, na=found.na, marker=found.marker,
+                                       top_tokens=[[t, p] for t, p in found.top_tokens],
+                                       prompt_tokens=found.prompt_tokens)
         if write:
             write(records[case.id])
     if force:
         by_id = {c.id: c for c in cases}
-        need = [by_id[i] for i, r in records.items() if r["expects_call"] and r["forced"] is None and not r["na"]]
+        need = [by_id[i] for i, r in records.items() if r.expects_call and r.forced is None and not r.na]
         for gen in backend.generate_forced([Request(c) for c in need]) if need else ():
-            full = make_record(by_id[gen.case_id], gen, backend.spec)
-            records[gen.case_id] = {**records[gen.case_id], "forced": {
-                key: full[key] for key in ("passed", "reason", "tool", "call", "output", "detail")}}
+            full = judge(by_id[gen.case_id], gen, backend.spec.sampler())
+            records[gen.case_id].forced = {key: getattr(full, key) for key in FORCED_KEYS}
             if write:
                 write(records[gen.case_id])
     return [records[c.id] for c in cases]

@@ -170,13 +170,12 @@ def test_run_with_probe_shows_p_call_beside_failed_tool_cases(silenced_model, tm
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert all(isinstance(r["p_call"], float) and 0 <= r["p_call"] < 1e-2 for r in records)
-    failed = [r for r in records if r["expect"] != "direct" and r["reason"] == "no_call"]
+    failed = [r for r in records if r["expects_call"] and r["reason"] == "no_call"]
     assert failed
+    report = run_cli("report", str(tmp_path / "run"), "--failures", "all")
     for r in failed:  # each failed tool case's line carries its own p_call
-        line = next(x for x in proc.stdout.splitlines() if f"failed tool case {r['id']} " in x)
-        assert line.split()[-1] == f"{p_text(r['p_call'])})" and "no_call (p_call" in line
-    plain = run_cli("report", str(tmp_path / "run"))
-    assert "(p_call " in plain.stdout
+        line = next(x for x in report.stdout.splitlines() if x.startswith(f"  {r['id']} ["))
+        assert f"no_call (p_call {p_text(r['p_call'])}):" in line
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -6,7 +6,7 @@ import pytest
 
 from harness.doctor import PROBE_NAME, Probe
 from harness.errors import InputError
-from harness.probe import auc, boundary_cases, call_marker, checkpoints, summarize
+from harness.probe import ProbeRecord, auc, call_marker, checkpoints, summarize
 from harness.reporting.probe import failure_label, p_text
 
 
@@ -57,15 +57,22 @@ def test_auc_counts_pairs_and_ties():
 
 
 def test_summary_and_boundary():
-    cases = [{"id": f"t{i}", "category": "a", "expects_call": True, "p_call": p, "forced": None}
-             for i, p in enumerate([0.9, 0.45, 0.99])]
-    cases += [{"id": "d", "category": "b", "expects_call": False, "p_call": 0.6, "forced": None},
-              {"id": "n", "category": "b", "expects_call": False, "p_call": None, "na": "why", "forced": None}]
+    forced = {"passed": True, "reason": None, "tool": True, "call": True, "output": "", "detail": ""}
+    cases = [ProbeRecord(f"t{i}", "a", True, p, forced=dict(forced, call=i != 1)) for i, p in enumerate([0.9, 0.45, 0.99])]
+    cases += [ProbeRecord("d", "b", False, 0.6), ProbeRecord("n", "b", False, None, na="why")]
     s = summarize(cases)
     assert s["overall"]["auc"] == pytest.approx(2 / 3)
     assert s["categories"]["a"]["tool"]["median"] == 0.9 and s["categories"]["b"]["direct"]["n"] == 1
-    assert [c["id"] for c in s["boundary"]][:2] == ["t1", "d"]
+    assert s["boundary"][:2] == ["t1", "d"]
     assert s["na"] == ["why"]
+    assert s["overall"]["forced"] == {"n": 3, "tool": 1.0, "call": pytest.approx(2 / 3)}
+
+
+def test_probe_records_read_back_typed():
+    record = ProbeRecord("t", "a", True, 0.25, top_tokens=[["<tool_call>", 0.25]])
+    assert ProbeRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+    assert ProbeRecord.from_json({**record.to_json(), "p_call": "high"}) is None  # damaged: probed again
+    assert ProbeRecord.from_json({"id": "t"}) is None and ProbeRecord.from_json([1]) is None
 
 
 def test_checkpoints_sorted_by_iteration_with_the_final_one_last(tmp_path):
@@ -82,6 +89,6 @@ def test_checkpoints_sorted_by_iteration_with_the_final_one_last(tmp_path):
 
 def test_p_call_label_beside_a_failure():
     assert p_text(0.3137) == "0.31" and p_text(2.2e-7) == "2e-7" and p_text(None) == "n/a"
-    assert failure_label({"reason": "no_call", "p_call": 0.31}) == "no_call (p_call 0.31)"
-    assert failure_label({"reason": "no_call", "p_call": 2e-7}) == "no_call (p_call 2e-7)"
-    assert failure_label({"reason": "no_call"}) == "no_call"
+    assert failure_label("no_call", 0.31) == "no_call (p_call 0.31)"
+    assert failure_label("no_call", 2e-7) == "no_call (p_call 2e-7)"
+    assert failure_label("no_call", None) == "no_call"

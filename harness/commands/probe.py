@@ -34,22 +34,40 @@ def _check_same(manifest: dict, suite, spec, run_dir: Path) -> None:
                          f"'{manifest.get('model')}' (or another version of the suite file); use a new --run-dir")
 
 
-def probe_run(suite, spec, run_dir: Path, force: bool) -> list[dict]:
+def read_probe_records(path: Path) -> dict:
+    """Probe records by case id; the last line of a case counts, and a torn or foreign line is skipped (redone)."""
+    import json
+
+    from harness.probe import ProbeRecord
+
+    found = {}
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True) if path.is_file() else []
+    for line in lines:
+        try:
+            record = ProbeRecord.from_json(json.loads(line)) if line.endswith("\n") else None
+        except ValueError:
+            record = None
+        if record:
+            found[record.id] = record
+    return found
+
+
+def probe_run(suite, spec, run_dir: Path, force: bool) -> list:
     """Probe a suite into a run folder, keeping what an earlier probe there finished."""
     import json
 
     from harness import probe
     from harness.backends import backend_class
-    from harness.results import RecordWriter, read_records
+    from harness.results import RecordWriter
 
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = run_dir / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
     _check_same(manifest, suite, spec, run_dir)
     ids = {c.id for c in suite.cases}
-    done = {r["id"]: r for r in read_records(run_dir / RECORDS) if r.get("id") in ids}
-    missing = [c for c in suite.cases if c.id not in done or (force and done[c.id]["expects_call"]
-                                                             and done[c.id]["forced"] is None and not done[c.id]["na"])]
+    done = {i: r for i, r in read_probe_records(run_dir / RECORDS).items() if i in ids}
+    missing = [c for c in suite.cases if c.id not in done or (force and done[c.id].expects_call
+                                                             and done[c.id].forced is None and not done[c.id].na)]
     if not missing:
         return [done[c.id] for c in suite.cases]
     backend = backend_class(spec.backend, spec.source)(spec)

@@ -25,10 +25,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _accuracy(backend, suite) -> float:
     from harness.backends.base import Request
-    from harness.runner import make_record
+    from harness.scoring import judge
 
     by_id = {c.id: c for c in suite.cases}
-    passed = [make_record(by_id[g.case_id], g, backend.spec)["passed"]
+    passed = [judge(by_id[g.case_id], g, backend.spec.sampler()).passed
               for g in backend.generate([Request(c) for c in suite.cases])]
     return sum(passed) / len(passed)
 

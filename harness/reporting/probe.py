@@ -21,16 +21,10 @@ def p_text(p: float | None) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
-def failure_label(record: dict) -> str:
-    """A failed case's reason with its p_call beside it when the run was probed: "no_call (p_call 0.31)"."""
-    reason = record.get("reason") or "failed"
-    return f"{reason} (p_call {p_text(record['p_call'])})" if record.get("p_call") is not None else reason
-
-
-def failed_tool_lines(records: list[dict]) -> list[tuple[str, str]]:
-    """(case id, label) for each failed tool case that has a p_call (a run with --probe)."""
-    return [(r["id"], failure_label(r)) for r in records
-            if r.get("p_call") is not None and not r.get("passed") and r.get("expect") != "direct"]
+def failure_label(reason: str | None, p_call: float | None) -> str:
+    """A failed case's reason with its p_call beside it when the run was probed: "no_call (p_call 0.31)",
+    so a model a hair from calling reads differently from one nowhere near it ("no_call (p_call 2e-7)")."""
+    return f"{reason or ''} (p_call {p_text(p_call)})".strip() if p_call is not None else reason or ""
 
 
 def _num(x: float | None) -> str:
@@ -60,15 +54,17 @@ def _top(case: dict) -> str:
 
 
 def boundary_rows(report: dict) -> list[list]:
+    by_id = {c["id"]: c for c in report["cases"]}
     return [[c["id"], c["category"], "tool" if c["expects_call"] else "direct", p_text(c["p_call"]), _top(c)]
-            for c in report["summary"]["boundary"]]
+            for c in (by_id[i] for i in report["summary"]["boundary"])]
 
 
-def probe_report(suite: str, model: str, run_dir: str, cases: list[dict], summary: dict) -> dict:
-    """The JSON form (a fixed interface: cases[{id, category, expects_call, p_call, forced}] and auc)."""
+def probe_report(suite: str, model: str, run_dir: str, cases: list, summary: dict) -> dict:
+    """The JSON form of a probe (harness.probe.ProbeRecord per case), a fixed interface other tools read:
+    cases[{id, category, expects_call, p_call, forced: {passed, reason, ...} | null}] and auc."""
     keep = ("id", "category", "expects_call", "p_call", "na", "marker", "top_tokens", "forced")
     return {"suite": suite, "model": model, "run_dir": run_dir, "auc": summary["overall"]["auc"],
-            "measured": MEASURED, "cases": [{k: c.get(k) for k in keep} for c in cases], "summary": summary}
+            "measured": MEASURED, "cases": [{k: getattr(c, k) for k in keep} for c in cases], "summary": summary}
 
 
 def render_probe(report: dict, fmt: str = "table") -> str:
