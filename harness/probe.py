@@ -3,6 +3,7 @@ how p_call figures aggregate (mean, median, AUC of tool cases against direct cas
 nearest the decision boundary, and which adapter checkpoints a training run left. No mlx here: the
 forward passes live in backends/mlx_probe.py.
 """
+import math
 import re
 import statistics
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -13,6 +14,7 @@ from harness.errors import InputError
 
 BOUNDARY = 0.5  # p_call where calling and not calling are equally likely
 BOUNDARY_CASES = 5
+TOP_SHOWN = 5  # most likely first tokens kept per case
 FORCED_KEYS = ("passed", "reason", "tool", "call", "output", "detail")  # what a forced call's record keeps
 CHECKPOINT = re.compile(r"(\d+)_adapters\.safetensors")
 FINAL_CHECKPOINT = "adapters.safetensors"
@@ -196,3 +198,25 @@ def probe_cases(backend, cases: list, force: bool = False, done: dict | None = N
             if write:
                 write(records[gen.case_id])
     return [records[c.id] for c in cases]
+
+
+def first_token_p_call(reply, marker: str) -> tuple[float | None, list[tuple[str, float]], str | None]:
+    """(p_call, top first tokens, n/a reason) from an OpenAI-style reply's first-token `top_logprobs`
+    (untrusted: every field type-checked). Only the first token is seen, so the marker must be one token."""
+    try:
+        listed = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    except (KeyError, IndexError, TypeError):
+        return None, [], "the server returned no first-token logprobs (it ignores logprobs/top_logprobs)"
+    top = sorted(((t["token"], math.exp(t["logprob"])) for t in listed if isinstance(t, dict)
+                  and isinstance(t.get("token"), str) and isinstance(t.get("logprob"), (int, float))
+                  and not isinstance(t["logprob"], bool) and -math.inf <= t["logprob"] <= 0),
+                 key=lambda pair: -pair[1]) if isinstance(listed, list) else []
+    if not top:
+        return None, [], "the server's top_logprobs hold no token/logprob pairs"
+    found = dict(reversed(top))
+    if marker in found:
+        return found[marker], top[:TOP_SHOWN], None
+    if any(token and token != marker and marker.startswith(token) for token in found):
+        return None, top[:TOP_SHOWN], f"{marker!r} spans several tokens and the server shows only the first one's"
+    return None, top[:TOP_SHOWN], (f"{marker!r} is not among the {len(top)} most likely first tokens the server "
+                                   f"listed (p_call below {top[-1][1]:.1g})")

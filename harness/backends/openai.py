@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
-from harness.backends.base import Backend, Generation, LoadInfo, Request
+from harness.backends.base import Backend, CallProbe, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.models import ModelSpec, _typed
 from harness.suite import Case, openai_tools
 
 EXCERPT_CHARS = 300
+PROBE_TOP_LOGPROBS = 20  # the most OpenAI's API allows
 MAX_WAIT_S = 60.0  # cap on one backoff or Retry-After, so one case never stalls a run for long
 
 
@@ -208,7 +209,7 @@ def read_stream(lines: Iterator[str], t0: float) -> Reply:
 class OpenAIBackend(Backend):
     name = "openai"
     option_keys = ("base_url", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "backoff_s",
-                   "extra_body")
+                   "extra_body", "call_marker")
     required_keys = ("base_url", "model")
 
     def load(self) -> LoadInfo:
@@ -317,6 +318,32 @@ class OpenAIBackend(Backend):
 
     def generation_details(self) -> dict:
         return self.details
+
+    def probe(self, requests: list[Request]) -> list[CallProbe]:
+        """p_call from the first token's logprobs (issue 17), one 1-token request per case; n/a with the reason
+        where the server returns none or no call_marker (the text that starts a call) is configured."""
+        import httpx
+
+        from harness.probe import first_token_p_call
+
+        marker = _typed(self.spec.options, "call_marker", str, "", self.spec.source)
+        out = []
+        for r in requests:
+            if not marker:
+                out.append(CallProbe(r.case.id, r.sample, None, na=f"set call_marker (the text that starts a call, "
+                                     f"e.g. \"<tool_call>\") in {self.spec.source} to probe this server"))
+                continue
+            body = {**request_body(self.spec, self.settings, r.case, r.sample), "stream": False, "max_tokens": 1,
+                    "logprobs": True, "top_logprobs": PROBE_TOP_LOGPROBS}
+            body.pop("stream_options")
+            try:
+                reply = self.client.post(f"{self.settings.base_url}/chat/completions", json=body)
+                p_call, top, na = first_token_p_call(reply.json() if reply.status_code < 400 else None, marker)
+                na = na if reply.status_code < 400 else f"HTTP {reply.status_code}: {excerpt(reply.text)}"
+            except (httpx.HTTPError, ValueError) as e:
+                p_call, top, na = None, [], f"{type(e).__name__}: {excerpt(str(e))}"
+            out.append(CallProbe(r.case.id, r.sample, p_call, na=na, marker=marker, top_tokens=top))
+        return out
 
     def close(self) -> None:
         if hasattr(self, "client"):
