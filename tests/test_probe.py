@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE_SUITE, run_cli
-from harness.reporting.probe import p_text
+from harness.text import p_text
 
 pytest.importorskip("mlx_lm")
 

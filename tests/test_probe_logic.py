@@ -7,7 +7,7 @@ import pytest
 from harness.doctor import PROBE_NAME, Probe
 from harness.errors import InputError
 from harness.probe import ProbeRecord, auc, call_marker, checkpoints, summarize
-from harness.reporting.probe import failure_label, p_text
+from harness.text import failure_label, p_text
 
 
 def _probe(tail: str, segment: str | None, markers=("<tool_call>", "</tool_call>")) -> Probe:

@@ -96,10 +96,7 @@ def suite_and_model(args, command: str, model: str):
     if args.format == "html" and not args.output:
         raise InputError(f"harness {command} --format html: give -o FILE.html")
     suite = load_suite(args.suite)
-    spec = resolve_model(model, args.models)
-    if args.max_tokens:
-        spec.max_tokens = args.max_tokens
-    return suite, spec
+    return suite, resolve_model(model, args.models).with_overrides(max_tokens=args.max_tokens)
 
 
 def main(args) -> int:

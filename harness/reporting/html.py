@@ -10,12 +10,11 @@ from html import escape
 from harness.reporting import diff
 from dataclasses import asdict
 
-from harness.reporting.probe import failure_label
 from harness.reporting.render import headers, status_line, summary_lines, table_rows
 from harness.reporting.stats import percentile
 from harness.reporting.summary import summarize_run
 from harness.results import LoadedRun
-from harness.text import excerpt, pct, scrub
+from harness.text import excerpt, failure_label, pct, scrub
 
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
 PASS_COLOR, FAIL_COLOR = "#59a14f", "#e15759"

@@ -1,30 +1,14 @@
 """Probe and sweep reports as a terminal table, JSON or one self-contained HTML page (inline SVG, no
-script; every piece of run data escaped), and the p_call label a run report puts beside failed tool cases.
-The HTML helpers are imported where used: summary.py imports this module, and html.py imports summary.py."""
+script; every piece of run data escaped)."""
 import json
 
-from harness.text import excerpt, pct
+from harness.reporting.html import _e, _page, _table
+from harness.text import excerpt, p_text, pct
 
 MEASURED = ("p_call: the model's probability that the assistant turn starts with the template's call marker, "
             "from one teacher-forced forward pass over the rendered prompt (no generation)")
 AUC_MEANS = "AUC: probability that a random tool case gets a higher p_call than a random direct case (ties half)"
 SWEEP_COLORS = {"tool": "#4e79a7", "direct": "#f28e2b", "accuracy": "#59a14f"}
-
-
-def p_text(p: float | None) -> str:
-    """0.31, 0.05, 2e-7: two decimals down to 0.01, one significant digit below."""
-    if p is None:
-        return "n/a"
-    if round(p, 2) >= 0.01:
-        return f"{p:.2f}"
-    mantissa, exponent = f"{p:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def failure_label(reason: str | None, p_call: float | None) -> str:
-    """A failed case's reason with its p_call beside it when the run was probed: "no_call (p_call 0.31)",
-    so a model a hair from calling reads differently from one nowhere near it ("no_call (p_call 2e-7)")."""
-    return f"{reason or ''} (p_call {p_text(p_call)})".strip() if p_call is not None else reason or ""
 
 
 def _num(x: float | None) -> str:
@@ -75,8 +59,6 @@ def render_probe(report: dict, fmt: str = "table") -> str:
     facts += [("n/a", reason) for reason in report["summary"]["na"]]
     boundary_headers = ["nearest p_call 0.5", "category", "expects", "p_call", "top first tokens"]
     if fmt == "html":
-        from harness.reporting.html import _e, _page, _table
-
         forced = [[c["id"], c["category"], p_text(c["p_call"]), "pass" if c["forced"]["passed"] else "fail",
                    c["forced"]["reason"] or "", f"<pre>{_e(c['forced']['output'])}</pre>"]
                   for c in report["cases"] if c.get("forced")]
@@ -107,8 +89,6 @@ def sweep_rows(report: dict) -> list[list]:
 
 def sweep_chart(points: list[dict], width: int = 760, height: int = 280) -> str:
     """Mean p_call on tool and direct cases (and accuracy) against the training iteration, as inline SVG."""
-    from harness.reporting.html import _e
-
     left, top, right, bottom = 48, 30, 16, 36
     w, h = width - left - right, height - top - bottom
     xs = [p["iteration"] for p in points]
@@ -151,8 +131,6 @@ def render_sweep(report: dict, fmt: str = "table") -> str:
              ("base load", f"{report['load_s']:.2f} s, once; each checkpoint's adapter weights swapped in"),
              ("measured", MEASURED), ("accuracy", "share of cases passed when generated (--generate)")]
     if fmt == "html":
-        from harness.reporting.html import _page, _table
-
         return _page(f"Checkpoint sweep: {report['suite']}", [
             sweep_chart(report["points"]), _table(SWEEP_HEADERS, sweep_rows(report)), _table(None, [list(f) for f in facts])])
     from tabulate import tabulate  # disable_numparse: cells are already formatted (6e-4 stays 6e-4)

@@ -5,10 +5,9 @@ import sys
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.reporting.probe import failure_label
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
-from harness.text import ci_text, excerpt, human_bytes, md_code, pct, secs
+from harness.text import ci_text, excerpt, failure_label, human_bytes, md_code, pct, secs
 
 HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision (95% CI)", "tool (95% CI)", "call (95% CI)"]
 SAMPLE_HEADERS = ["pass@k", "pass^k", "flip rate"]
