@@ -85,6 +85,7 @@ class Record(RecordNaming):
     prompt_sha256: str | None = None
     sampler: dict = field(default_factory=dict)
     finished_at: str | None = None
+    p_call: float | None = None  # the model's probability of starting a call (harness run --probe; harness/probe.py)
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept verbatim
 
     def to_json(self) -> dict:
@@ -230,6 +231,7 @@ class RecordView(msgspec.Struct, RecordNaming):
     ended: str | None = None
     turns: int | None = None
     first_failed_turn: int | None = None
+    p_call: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"
