@@ -129,7 +129,7 @@ def test_probe_separates_tool_from_direct_cases_and_resumes(demo_model, tmp_path
     direct = [c["p_call"] for c in cases if not c["expects_call"]]
     print(f"demo model: AUC {report['auc']:.3f}, mean p_call tool {sum(tool) / len(tool):.3f}, "
           f"direct {sum(direct) / len(direct):.4f}")
-    assert report["auc"] >= 0.8
+    assert report["auc"] >= 0.75  # the suite mixes in multi-turn cases now; see the note of issue 17 for figures
     assert sorted(tool)[len(tool) // 2] > 10 * sorted(direct)[len(direct) // 2]
     assert all(c["forced"] is None for c in cases)
     lines = (run_dir / "probe.jsonl").read_text().splitlines()
