@@ -1,10 +1,11 @@
 """Named models from models.toml, or a model folder given by path, as a ModelSpec."""
-import tomllib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from harness.errors import InputError
+from harness.userfiles import read_toml
 
 DEMO = "demo"
 # Keys every backend understands; a backend adds its own (Backend.option_keys).
@@ -29,14 +30,48 @@ class ModelSpec:
         return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return (_integer(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+# Numeric settings, in models.toml and as `harness run` flags: key -> (test, what to give instead).
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "max_tokens": (lambda v: _integer(v) and v >= 1, "an integer 1 or more"),
+    "temperature": (lambda v: _number(v) and v >= 0, "a number 0 or more (0 is greedy)"),
+    "top_p": (lambda v: _number(v) and 0 < v <= 1, "a number above 0 and at most 1"),
+    "seed": (_integer, "an integer"),
+    "samples": (lambda v: _integer(v) and v >= 1, "an integer 1 or more"),
+    "batch_size": (lambda v: _integer(v) and v >= 1, "an integer 1 or more"),
+    "concurrency": (lambda v: _integer(v) and v >= 1, "an integer 1 or more"),
+}
+RUN_FLAGS = {"samples": "--samples", "max_tokens": "--max-tokens", "batch_size": "--batch-size",
+             "concurrency": "--concurrency"}
+
+
+def check_value(key: str, value: Any, label: str) -> Any:
+    """`value` when it is in RANGES[key]; `label` says where it was given ("--samples", "models.toml: ... key 'top_p'")."""
+    test, want = RANGES[key]
+    if not test(value):
+        raise InputError(f"{label} must be {want}, got {value!r}")
+    return value
+
+
+def check_run_options(args) -> None:
+    """The numeric flags of `harness run` (argparse has made them ints), refused with exit 2 when out of range."""
+    for key, flag in RUN_FLAGS.items():
+        if getattr(args, key, None) is not None:
+            check_value(key, getattr(args, key), flag)
+
+
 def load_models_file(path: str | Path) -> dict[str, dict]:
     path = Path(path)
     if not path.exists():
         return {}
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: invalid TOML: {e}; fix the syntax at that line") from None
+    raw = read_toml(path, "models file")
     models = raw.get("models", {})
     unknown = [k for k in raw if k != "models"]
     if unknown or not isinstance(models, dict):
@@ -73,11 +108,13 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     for key in cls.required_keys:
         if key not in entry:
             raise InputError(f"{where}: missing key '{key}', which backend '{backend}' needs")
+    for key in (k for k in RANGES if k in entry):
+        check_value(key, entry[key], f"{where}: key '{key}'")
     spec = ModelSpec(name=name, backend=backend, source=where)
-    spec.max_tokens = _typed(entry, "max_tokens", int, spec.max_tokens, where)
-    spec.temperature = float(_typed(entry, "temperature", (int, float), spec.temperature, where))
-    spec.top_p = float(_typed(entry, "top_p", (int, float), spec.top_p, where))
-    spec.seed = _typed(entry, "seed", int, spec.seed, where)
+    spec.max_tokens = entry.get("max_tokens", spec.max_tokens)
+    spec.temperature = float(entry.get("temperature", spec.temperature))
+    spec.top_p = float(entry.get("top_p", spec.top_p))
+    spec.seed = entry.get("seed", spec.seed)
     spec.chat_template_kwargs = dict(_typed(entry, "chat_template_kwargs", dict, {}, where))
     if "enable_thinking" in entry:
         spec.chat_template_kwargs["enable_thinking"] = _typed(entry, "enable_thinking", bool, False, where)
@@ -86,11 +123,11 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     return spec
 
 
-TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "true or false", dict: "a table", list: "a list"}
+TYPE_NAMES = {bool: "true or false", dict: "a table", list: "a list"}
 
 
 def _typed(entry: dict, key: str, types, default, where: str):
     value = entry.get(key, default)
-    if isinstance(value, bool) and types in (int, (int, float)) or not isinstance(value, types):
+    if not isinstance(value, types):
         raise InputError(f"{where}: key '{key}' must be {TYPE_NAMES[types]}, got {value!r}")
     return value

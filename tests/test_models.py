@@ -30,7 +30,7 @@ def test_model_folder_without_entry(tmp_path):
     ('[models.x]\nbackend = "mlx"\n', "missing key 'path'"),
     ('[models.x]\nbackend = "nope"\npath = "p"\n', "unknown backend 'nope'"),
     ('[models.x]\nbackend = "mlx"\npath = "p"\nmax_tokens = "many"\n', "'max_tokens' must be an integer"),
-    ('[models.x\n', "invalid TOML"),
+    ('[models.x\n', "not valid TOML"),
 ])
 def test_bad_entries_name_the_key(tmp_path, body, needle):
     f = tmp_path / "models.toml"

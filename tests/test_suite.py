@@ -34,9 +34,9 @@ def test_validate_ok():
 
 
 BAD = {
-    "bad_toml": ('name = "x"\n[[cases]\nid = "a"\n', "invalid TOML"),
+    "bad_toml": ('name = "x"\n[[cases]\nid = "a"\n', "not valid TOML"),
     "missing_id": ('[[cases]]\ncategory = "c"\nprompt = "p"\nexpect = "tool"\n', "case #1: missing field 'id'"),
-    "duplicate_id": ('[[cases]]\nid = "a"\ncategory = "c"\nprompt = "p"\nexpect = "tool"\n'
+    "duplicate_id": ('[[cases]]\nid = "a"\ncategory = "c"\nprompt = "p"\nexpect = "direct"\n'
                      '[[cases]]\nid = "a"\ncategory = "c"\nprompt = "q"\nexpect = "direct"\n', "case 'a': duplicate id"),
     "unknown_expect": ('[[cases]]\nid = "a"\ncategory = "c"\nprompt = "p"\nexpect = "maybe"\n', "case 'a'"),
     "unknown_field": ('[[cases]]\nid = "a"\ncategory = "c"\nprompt = "p"\nexpect = "tool"\npromt = "x"\n', "unknown field 'promt'"),
@@ -71,6 +71,6 @@ def test_jsonl_suite_with_per_case_tools(tmp_path):
 
 def test_jsonl_bad_line_names_line(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "a", "category": "c", "prompt": "p", "expect": "tool"}\n{oops\n')
+    path.write_text('{"id": "a", "category": "c", "prompt": "p", "expect": "direct"}\n{oops\n')
     with pytest.raises(InputError, match=r"bad.jsonl:2: not valid JSON"):
         load_suite(path)

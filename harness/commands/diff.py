@@ -13,7 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from harness.reporting.diff import compare, render
     from harness.reporting.render import emit
+    from harness.userfiles import check_output_path
 
+    check_output_path(args.output, "-o")
     if len(args.runs) < 2:
         raise InputError("harness diff: give at least two run folders (RUN_A RUN_B ...)")
     doc = compare(args.runs)

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     from harness.doctor import FAIL, run_checks
-    from harness.models import resolve_model
+    from harness.models import check_value, resolve_model
 
     if bool(args.base) != bool(args.adapter):
         raise InputError("harness doctor: --base and --adapter go together (the base model and the adapter "
@@ -29,7 +29,8 @@ def main(args) -> int:
         if value and not Path(value).exists():
             raise InputError(f"harness doctor: {flag} '{value}' does not exist")
     spec = resolve_model(args.model, args.models)
-    if args.max_tokens:
+    if args.max_tokens is not None:
+        check_value("max_tokens", args.max_tokens, "--max-tokens")
         spec.max_tokens = args.max_tokens
     checks = run_checks(spec, *(Path(v) if v else None for v in (args.data, args.base, args.adapter)))
     if args.format == "json":

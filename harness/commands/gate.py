@@ -16,7 +16,10 @@ def main(args) -> int:
     from harness.reporting.gate import evaluate, junit_xml, load_rules, summary_md
     from harness.reporting.summary import summarize
     from harness.results import read_records
+    from harness.userfiles import check_output_path
 
+    check_output_path(args.junit, "--junit")
+    check_output_path(args.summary, "--summary")
     rules_spec = load_rules(args.rules)
     summary = summarize(args.run)
     comparison = diff.compare([args.baseline, args.run]) if args.baseline else None

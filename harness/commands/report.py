@@ -14,7 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from harness.reporting.render import emit, render
     from harness.reporting.summary import summarize
+    from harness.userfiles import check_output_path
 
+    check_output_path(args.output, "-o")
     if args.format == "html":
         if not args.output:
             raise InputError("harness report --format html: give -o FILE.html")

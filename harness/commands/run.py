@@ -26,11 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     from harness import runner
-    from harness.models import ModelSpec, resolve_model
+    from harness.models import ModelSpec, check_run_options, resolve_model
     from harness.reporting.render import render
     from harness.reporting.summary import summarize
     from harness.suite import load_suite
 
+    check_run_options(args)
     suite = load_suite(args.suite)
     if args.replay:
         spec = ModelSpec(name=f"replay:{Path(args.replay).name}", backend="replay",
@@ -39,6 +40,8 @@ def main(args) -> int:
         if not args.model:
             raise InputError("harness run: give --model NAME|PATH (try --model demo) or --replay FILE")
         spec = resolve_model(args.model, args.models)
+    if spec.backend == "replay":  # replay checks its recorded outputs against the suite being run
+        spec.options["suite"] = suite.path
     if args.max_tokens:
         spec.max_tokens = args.max_tokens
     from harness.backends import backend_class
