@@ -11,12 +11,14 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from harness.detect.base import ToolCall
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.userfiles import decode, read_text
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
               "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
@@ -64,7 +66,7 @@ def data_files(data: str | None) -> tuple[str, dict[str, Callable[[], str]]]:
         return _zip_files(path)
     for folder in (path, path / "bfcl_eval" / "data"):
         if (folder / "possible_answer").is_dir():
-            return str(folder), {p.relative_to(folder).as_posix(): p.read_text
+            return str(folder), {p.relative_to(folder).as_posix(): partial(read_text, p, "BFCL data file")
                                  for p in folder.rglob("*.json")}
     raise InputError(f"{data}: no BFCL data here (no possible_answer folder); pass --data with bfcl_eval/data, "
                      "an unpacked bfcl-eval wheel or the .whl file")
@@ -76,7 +78,7 @@ def _zip_files(path: Path) -> tuple[str, dict[str, Callable[[], str]]]:
     for name in archive.namelist():
         head, sep, rest = name.partition("bfcl_eval/data/")
         if sep and rest.endswith(".json"):
-            files[rest] = lambda name=name: archive.read(name).decode("utf-8")
+            files[rest] = lambda name=name: decode(archive.read(name), f"{path}!{name}")
     if not files:
         raise InputError(f"{path}: no bfcl_eval/data/ inside; pass the bfcl-eval wheel or its data folder")
     return f"{path}!bfcl_eval/data", files
