@@ -31,6 +31,17 @@ def test_model_folder_without_entry(tmp_path):
     ('[models.x]\nbackend = "nope"\npath = "p"\n', "unknown backend 'nope'"),
     ('[models.x]\nbackend = "mlx"\npath = "p"\nmax_tokens = "many"\n', "'max_tokens' must be an integer"),
     ('[models.x\n', "not valid TOML"),
+    *((f'[models.x]\npath = "p"\n{body}\n', f"[models.x]: {needle}") for body, needle in [
+        ("max_tokens = 0", "key 'max_tokens' must be an integer 1 or more, got 0"),
+        ("max_tokens = 2.0", "key 'max_tokens' must be an integer 1 or more"),
+        ("temperature = -0.1", "key 'temperature' must be a number 0 or more"),
+        ("temperature = inf", "key 'temperature'"),
+        ("temperature = true", "key 'temperature'"),
+        ("top_p = 1.0001", "key 'top_p' must be a number above 0 and at most 1"),
+        ("top_p = -1", "key 'top_p'"),
+        ('seed = "7"', "key 'seed' must be an integer"),
+        ("batch_size = 0", "key 'batch_size' must be an integer 1 or more"),
+    ]),
 ])
 def test_bad_entries_name_the_key(tmp_path, body, needle):
     f = tmp_path / "models.toml"
@@ -61,25 +72,6 @@ def test_sampler_values_at_their_limits_are_accepted(tmp_path, body):
     f.write_text(f'[models.x]\npath = "p"\n{body}\n')
     key, value = body.split(" = ")
     assert getattr(resolve_model("x", f), key) == float(value)
-
-
-@pytest.mark.parametrize("body, needle", [
-    ("max_tokens = 0", "key 'max_tokens' must be an integer 1 or more, got 0"),
-    ("max_tokens = 2.0", "key 'max_tokens' must be an integer 1 or more"),
-    ("temperature = -0.1", "key 'temperature' must be a number 0 or more"),
-    ("temperature = inf", "key 'temperature'"),
-    ("temperature = true", "key 'temperature'"),
-    ("top_p = 1.0001", "key 'top_p' must be a number above 0 and at most 1"),
-    ("top_p = -1", "key 'top_p'"),
-    ("seed = \"7\"", "key 'seed' must be an integer"),
-    ("batch_size = 0", "key 'batch_size' must be an integer 1 or more"),
-])
-def test_sampler_values_out_of_range_are_refused(tmp_path, body, needle):
-    f = tmp_path / "models.toml"
-    f.write_text(f'[models.x]\npath = "p"\n{body}\n')
-    with pytest.raises(InputError, match="models.toml: \\[models.x\\]") as err:
-        resolve_model("x", f)
-    assert needle in str(err.value)
 
 
 def test_run_flags_are_range_checked():
