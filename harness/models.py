@@ -123,11 +123,11 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     return spec
 
 
-TYPE_NAMES = {bool: "true or false", dict: "a table", list: "a list"}
+TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "true or false", dict: "a table", list: "a list"}
 
 
 def _typed(entry: dict, key: str, types, default, where: str):
     value = entry.get(key, default)
-    if not isinstance(value, types):
+    if isinstance(value, bool) and types in (int, (int, float)) or not isinstance(value, types):
         raise InputError(f"{where}: key '{key}' must be {TYPE_NAMES[types]}, got {value!r}")
     return value
