@@ -17,7 +17,9 @@ from typing import Callable
 
 from harness.detect.base import ToolCall
 from harness.errors import InputError
+from harness.expect import parse_expectation
 from harness.jsonl import json_lines
+from harness.toolschema import check_expectation
 from harness.userfiles import decode, read_text
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
@@ -42,6 +44,20 @@ FILE_NAME = re.compile(r"BFCL_v(\d+)_(\w+)\.json$")
 class BfclCase:
     case: dict  # one suite line: id, category, messages, tools, expect
     truth: list[ToolCall]  # each parameter's first acceptable value; [] where no call is right
+
+
+def possible_cases(items: list[BfclCase]) -> tuple[list[BfclCase], list[str]]:
+    """The cases some output can pass, and why each other one cannot (a few BFCL answers name a
+    parameter their function does not declare, which BFCL's own checker also fails)."""
+    kept, dropped = [], []
+    for item in items:
+        where = f"case {item.case['id']!r}"
+        try:
+            check_expectation(parse_expectation(item.case["expect"], where), item.case["tools"], where)
+            kept.append(item)
+        except InputError as e:
+            dropped.append(str(e))
+    return kept, dropped
 
 
 def load_bfcl(data: str | None, categories: list[str]) -> list[BfclCase]:

@@ -52,7 +52,8 @@ def schema_problem(schema_json: str) -> str | None:
 
 def check_expectation(exp: Expectation, tools: list[dict], where: str, name: str = "expect") -> None:
     """Refuse what no output could satisfy: a call with no tools offered, a tool the case does not define,
-    an argument the tool's schema cannot have. Each alternative of any_of must be possible on its own."""
+    an argument the tool's schema cannot have (unless it may be left out). Each alternative of any_of must be
+    possible on its own."""
     if exp.kind == "any_of":
         for i, alt in enumerate(exp.alternatives):
             check_expectation(alt, tools, where, f"{name}.any_of[{i}]")
@@ -78,7 +79,7 @@ def _check_arguments(call: CallExpect, schema: dict, where: str, field: str) -> 
     if not call.arguments or not closed or not isinstance(known, dict) or any(k in schema for k in OPEN_KEYWORDS):
         return  # extra names allowed, or only a validator could tell
     for arg, matcher in call.arguments.items():
-        if arg not in known and not matcher.absent:
+        if arg not in known and not (matcher.absent or matcher.optional):  # those pass when it is left out
             raise InputError(f"{where}: field '{field}.arguments.{arg}': tool '{call.name}' has no parameter "
                              f"'{arg}' (its parameters: {', '.join(known) or 'none'}); fix the name or add it "
                              f"to the tool's schema")

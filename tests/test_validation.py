@@ -312,3 +312,17 @@ def test_nothing_is_written_for_refused_input(tmp_path):
     argv, _ = build(tmp_path)
     assert cli_main(argv) == 2
     assert not (tmp_path / "run").exists()
+
+
+def test_bfcl_import_drops_cases_no_output_can_pass():
+    """BFCL has a few answers naming a parameter their function lacks: imported, validate would refuse the suite."""
+    from harness.bfcl import BfclCase, possible_cases
+
+    tools = [{"name": "f", "description": "", "parameters": {"type": "object", "properties": {"a": {}}}}]
+    good = BfclCase({"id": "ok", "tools": tools, "expect": {"call": "f", "arguments": {"a": 1}}}, [])
+    optional = BfclCase({"id": "opt", "tools": tools,
+                         "expect": {"call": "f", "arguments": {"b": {"one_of": [""], "optional": True}}}}, [])
+    bad = BfclCase({"id": "bad", "tools": tools, "expect": {"call": "f", "arguments": {"b": 1}}}, [])
+    kept, dropped = possible_cases([good, bad, optional])
+    assert kept == [good, optional]
+    assert len(dropped) == 1 and dropped[0].startswith("case 'bad': field 'expect.arguments.b'")

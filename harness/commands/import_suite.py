@@ -1,9 +1,10 @@
 """`harness import bfcl`: turn BFCL categories into JSONL suites (and optionally a ground-truth replay file)."""
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from harness.bfcl import CATEGORIES, hermes_output, load_bfcl
+from harness.bfcl import CATEGORIES, hermes_output, load_bfcl, possible_cases
 from harness.errors import InputError
 
 HELP = """\
@@ -37,7 +38,9 @@ def main(args: argparse.Namespace) -> int:
                                for n in arg.split(",") if n.strip()))
     if not names:
         raise InputError("--category: no category named; use e.g. --category simple_python,multiple")
-    imported = load_bfcl(args.data, names)
+    imported, dropped = possible_cases(load_bfcl(args.data, names))
+    for reason in dropped:  # a suite holding them would be refused by validate
+        print(f"skipped {reason}", file=sys.stderr)
     out = Path(args.output)
     if out.suffix == ".jsonl":
         _write_jsonl(out, [item.case for item in imported])
