@@ -41,9 +41,9 @@ def field_problem(record: dict, fields: dict, required: tuple = ()) -> str | Non
     for key in required:
         if key not in record:
             return f"no '{key}' field"
-    for key, types in fields.items():
-        value = record.get(key)
-        if key in record and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
+    for key, value in record.items():
+        types = fields.get(key)
+        if types is not None and type(value) not in types:  # exact types, as json.loads makes them: true is no int
             return f"'{key}' must be {' or '.join(dict.fromkeys(TYPE_NAMES[t] for t in types))}, got {value!r:.60}"
     sample = record.get("sample", 0)
     if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
