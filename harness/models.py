@@ -119,6 +119,9 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     if "enable_thinking" in entry:
         spec.chat_template_kwargs["enable_thinking"] = _typed(entry, "enable_thinking", bool, False, where)
     spec.extra_eos_tokens = list(_typed(entry, "extra_eos_tokens", list, [], where))
+    if not all(isinstance(token, str) and token for token in spec.extra_eos_tokens):
+        raise InputError(f"{where}: key 'extra_eos_tokens' must list token texts such as \"<|eot_id|>\", "
+                         f"got {spec.extra_eos_tokens!r:.80}")
     spec.options = {k: v for k, v in entry.items() if k in cls.option_keys}
     return spec
 

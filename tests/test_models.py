@@ -41,6 +41,7 @@ def test_model_folder_without_entry(tmp_path):
         ("top_p = -1", "key 'top_p'"),
         ('seed = "7"', "key 'seed' must be an integer"),
         ("batch_size = 0", "key 'batch_size' must be an integer 1 or more"),
+        ("extra_eos_tokens = [2]", "key 'extra_eos_tokens' must list token texts"),
     ]),
 ])
 def test_bad_entries_name_the_key(tmp_path, body, needle):
