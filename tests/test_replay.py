@@ -12,7 +12,9 @@ from harness.suite import load_suite
 from replay_runs import make_run
 
 ORIGINAL = {"sampler": {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "seed": 7},
-            "generation": {"mode": "batched", "batch_size": 8, "cases_per_s": 4.2, "generated_tokens_per_s": 932.0},
+            "generation": {"mode": "batched", "batch_size": 8,
+                           "throughput": {"generated_tokens": 9320, "cases": 20, "wall_s": 10.0, "tokens_per_s": 932.0,
+                                          "cases_per_s": 2.0, "measured": "generated tokens / wall time"}},
             "model": {"load_s": 3.5, "size_bytes": 123_456_789, "peak_memory_bytes": 987_654_321}}
 
 
@@ -26,7 +28,7 @@ def replay(source, run_dir, suite=REFERENCE_SUITE, *extra) -> dict:
 def set_manifest(run_dir, **fields):
     manifest = read_manifest(run_dir)
     for key, value in fields.items():
-        manifest[key] = {**manifest.get(key, {}), **value} if isinstance(value, dict) else value
+        setattr(manifest, key, value if key == "generation" else {**getattr(manifest, key), **value})
     write_manifest(run_dir, manifest)
 
 
@@ -40,7 +42,7 @@ def rewrite_records(run_dir, edit):
 def original(tmp_path):
     run_dir = make_run(tmp_path / "original", fail=["lint-2"])
     set_manifest(run_dir, **ORIGINAL)
-    rewrite_records(run_dir, lambda r: {**r, "sampler": ORIGINAL["sampler"], "timing": "batched"})
+    rewrite_records(run_dir, lambda r: {**r, "sampler": ORIGINAL["sampler"]})
     return run_dir
 
 
@@ -48,11 +50,11 @@ def original(tmp_path):
 def test_replayed_run_keeps_original_sampler_and_figures(original, tmp_path, source):
     report = replay(original if source == "folder" else original / "results.jsonl", tmp_path / "again")
     manifest = read_manifest(tmp_path / "again")
-    assert manifest["sampler"] == ORIGINAL["sampler"]  # not the replay spec's defaults (max_tokens 256)
-    assert manifest["generation"] == ORIGINAL["generation"]
-    assert {k: manifest["model"][k] for k in ORIGINAL["model"]} == ORIGINAL["model"]
-    assert all(r["sampler"] == ORIGINAL["sampler"] and r["timing"] == "batched" for r in read_records(tmp_path / "again"))
-    assert report["tokens_per_s"] == 932.0 and report["latency"]["timing"] == ["batched"]
+    assert manifest.sampler == ORIGINAL["sampler"]  # not the replay spec's defaults (max_tokens 256)
+    assert {k: v for k, v in manifest.generation.items() if k != "replayed_from"} == ORIGINAL["generation"]
+    assert {k: manifest.model[k] for k in ORIGINAL["model"]} == ORIGINAL["model"]
+    assert all(r.sampler == ORIGINAL["sampler"] for r in read_records(tmp_path / "again"))
+    assert report["tokens_per_s"] == 932.0
     assert report["overall"]["passed"] == 19 and report["warnings"] == []
 
 
@@ -61,7 +63,7 @@ def test_results_without_manifest_keep_the_sampler_their_records_state(original,
     bare.parent.mkdir()
     shutil.copy(original / "results.jsonl", bare)
     replay(bare, tmp_path / "again")
-    assert read_manifest(tmp_path / "again")["sampler"] == ORIGINAL["sampler"]
+    assert read_manifest(tmp_path / "again").sampler == ORIGINAL["sampler"]
 
 
 def test_unknown_ids_are_counted_in_the_warnings(tmp_path):
@@ -74,14 +76,14 @@ def test_unknown_ids_are_counted_in_the_warnings(tmp_path):
     [warning] = report["warnings"]
     assert warning.startswith("replay: 2 recorded case ids are not in suite 'coding-tools'")
     assert "ghost-1, ghost-2" in warning
-    assert read_manifest(tmp_path / "run")["warnings"] == [warning]
+    assert read_manifest(tmp_path / "run").warnings == [warning]
 
 
 def test_samples_of_one_case_are_not_duplicates(tmp_path):
     path = tmp_path / "outputs.jsonl"
     path.write_text('{"id": "direct-1", "output": "a"}\n{"id": "direct-1", "sample": 1, "output": "b"}\n')
     replay(path, tmp_path / "run", REFERENCE_SUITE, "--samples", "2")
-    outputs = {(r["id"], r["sample"]): r["output"] for r in read_records(tmp_path / "run")}
+    outputs = {r.key: r.output for r in read_records(tmp_path / "run")}
     assert outputs[("direct-1", 0)] == "a" and outputs[("direct-1", 1)] == "b"
 
 
@@ -94,14 +96,13 @@ def _edited_suite(tmp_path):
 
 
 def test_an_edited_suite_without_case_hashes_is_refused(original, tmp_path):
+    rewrite_records(original, lambda r: {k: v for k, v in r.items() if k != "case_sha256"})  # an older run's records
     r = run_cli("run", str(_edited_suite(tmp_path)), "--replay", str(original), "--run-dir", str(tmp_path / "again"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "recorded with another version of" in r.stderr and "no case hashes" in r.stderr
 
 
 def test_an_edited_suite_with_case_hashes_counts_the_changed_cases(original, tmp_path):
-    hashes = {c.id: c.sha256 for c in load_suite(REFERENCE_SUITE).cases}
-    rewrite_records(original, lambda r: {**r, "case_sha256": hashes[r["id"]]})
     report = replay(original, tmp_path / "again", _edited_suite(tmp_path))
     [warning] = report["warnings"]
     assert warning.startswith("replay: 1 cases changed") and "typecheck-1" in warning

@@ -7,7 +7,8 @@ import pytest
 from harness import jsonl
 from harness.errors import InputError
 from harness.jsonl import json_lines
-from harness.runfiles import numbered_records, read_manifest, record_lines
+from harness.results import read_manifest
+from harness.runfiles import numbered_records, record_lines
 from harness.userfiles import MAX_DEPTH, check_depth, check_output_path, read_text, read_toml
 from replay_runs import make_run
 
@@ -120,9 +121,9 @@ def test_damaged_records_are_skipped_and_counted(run_dir):
         10: json.dumps({**first, "detection": {"outcome": 3}}).encode(),
         12: json.dumps({**first, "latency_s": [1]}).encode(),
     }, torn='{"id": "cut off mid-wr')
-    records, damaged = record_lines(run_dir, skip_damaged=True)
+    records, damaged = record_lines(path, skip_damaged=True)
     assert damaged == 6 and len(records) == 14  # the torn last line is a crash, redone on resume: not damage
-    assert all(isinstance(r["sample"], int) for r in records if "sample" in r)
+    assert all(isinstance(r.sample, int) for r in records)
     numbers = [n for n, _ in numbered_records(path, skip_damaged=True)[0]]
     assert 2 not in numbers and 3 in numbers
 
@@ -136,7 +137,7 @@ def test_damaged_records_are_skipped_and_counted(run_dir):
 def test_a_damaged_record_names_its_line_and_the_recovery(run_dir, line, raw, problem):
     path = _damage(run_dir, {line: raw})
     with pytest.raises(InputError) as err:
-        record_lines(run_dir)
+        record_lines(path)
     message = str(err.value)
     assert message.startswith(f"{path}:{line}: ") and problem in message
     assert f"--run-dir {run_dir}" in message and "--skip-damaged" in message
@@ -145,30 +146,30 @@ def test_a_damaged_record_names_its_line_and_the_recovery(run_dir, line, raw, pr
 def test_sample_must_be_a_whole_number(run_dir):
     first = json.loads((run_dir / "results.jsonl").read_text().splitlines()[0])
     for bad in ("0", 1.0, True, -1, None):
-        _damage(run_dir, {1: json.dumps({**first, "sample": bad}).encode()})
-        with pytest.raises(InputError, match=r"results\.jsonl:1: 'sample' must be an integer 0 or more"):
-            record_lines(run_dir)
+        path = _damage(run_dir, {1: json.dumps({**first, "sample": bad}).encode()})
+        with pytest.raises(InputError, match=r"results\.jsonl:1: field 'sample' must be"):
+            record_lines(path)
 
 
 @pytest.mark.parametrize("text, problem", [
-    ('{"status": "complete", "suite": {"na', "not valid JSON"),
-    ("[1, 2]", "damaged run manifest (a JSON list"),
-    ('{"model": []}', "'model' must be an object"),
-    ('{"warnings": "none"}', "'warnings' must be an array"),
+    ('{"status": "complete", "suite": {"na', "Unterminated string"),
+    ("[1, 2]", "must be a JSON object, got list"),
+    ('{"model": []}', "field 'model'"),
+    ('{"warnings": "none"}', "field 'warnings'"),
 ])
 def test_a_damaged_manifest_says_how_to_recover(run_dir, text, problem):
     (run_dir / "manifest.json").write_text(text)
     with pytest.raises(InputError) as err:
         read_manifest(run_dir)
-    assert str(err.value).startswith(f"{run_dir / 'manifest.json'}: ") and problem in str(err.value)
-    assert "records are intact" in str(err.value) and f"--run-dir {run_dir}" in str(err.value)
+    assert str(err.value).startswith(f"{run_dir / 'manifest.json'}: damaged manifest") and problem in str(err.value)
+    assert "delete it" in str(err.value)
 
 
 def test_sound_run_folder_reads_whole(run_dir):
-    records, damaged = record_lines(run_dir)
-    assert damaged == 0 and len(records) == 20
-    assert read_manifest(run_dir)["suite"]["name"] == "coding-tools"
-    assert read_manifest(run_dir / "absent") == {}
+    records, damaged = record_lines(run_dir / "results.jsonl")
+    assert damaged == 0 and len(records) == 20 and all(r.case_sha256 for r in records)
+    assert read_manifest(run_dir).suite["name"] == "coding-tools"
+    assert read_manifest(run_dir / "absent") is None
 
 
 def test_training_data_goes_through_the_reader(tmp_path):

@@ -130,6 +130,26 @@ def output_path(command: str, option: str, target: str):
     return build
 
 
+def read_run(command: str, damage):
+    """`command` on a real run folder after `damage(run_dir)`; what it damaged must be named."""
+    def build(tmp: Path):
+        run_dir = make_run(tmp / "orig")
+        named = damage(run_dir)
+        rules = write(tmp / "gate.toml", "[overall]\nmin_accuracy = 0.5\n")
+        argv = {"report": ["report", str(run_dir)], "diff": ["diff", str(run_dir), str(run_dir)],
+                "gate": ["gate", str(run_dir), "--rules", str(rules)]}[command]
+        return argv, str(named)
+    return build
+
+
+def latin1_line(run_dir: Path, line: int) -> str:
+    path = run_dir / "results.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[line - 1] = lines[line - 1].replace(b'"output": "', b'"output": "\xe9', 1)
+    path.write_bytes(b"".join(lines))
+    return f"{path}:{line}"
+
+
 def cut_manifest(run_dir: Path) -> Path:
     path = run_dir / "manifest.json"
     path.write_text(path.read_text()[:40])
@@ -234,7 +254,8 @@ CASES = {
                             ":3: a second output for case 'direct-1' sample 0 (the first is on line 1)"),
     "replay_array_line": (replay("[1]\n"), ":1: an array, not a JSON object"),
     "replay_latency_string": (replay('{"id": "direct-1", "output": "a", "latency_s": "fast"}\n'), "'latency_s' must be"),
-    "replay_sample_string": (replay('{"id": "direct-1", "output": "a", "sample": "1"}\n'), "'sample' must be an integer"),
+    "replay_sample_string": (replay('{"id": "direct-1", "output": "a", "sample": "1"}\n'), "field 'sample' must be int"),
+    "replay_sample_negative": (replay('{"id": "direct-1", "output": "a", "sample": -1}\n'), "a sample of 0 or more"),
     "replay_no_output": (replay('{"id": "direct-1"}\n'), "an output are needed"),
     "replay_empty": (replay("\n"), "no recorded outputs"),
     "replay_other_suite_ids": (replay('{"id": "weather-1", "output": "a"}\n{"id": "weather-2", "output": "b"}\n'),
@@ -242,14 +263,19 @@ CASES = {
     "replay_folder_without_results": (folder_as("replay"), "it is a folder"),
     "replay_missing": (missing("replay"), "no such file"),
     "replay_run_of_other_suite": (replay_run(other_suite_run), "a run of suite 'another-suite', not of 'coding-tools'"),
-    "replay_run_cut_manifest": (replay_run(cut_manifest), "not valid JSON"),
-    "replay_run_list_manifest": (replay_run(list_manifest), "damaged run manifest (a JSON list"),
+    "replay_run_cut_manifest": (replay_run(cut_manifest), "damaged manifest (Unterminated string"),
+    "replay_run_list_manifest": (replay_run(list_manifest), "damaged manifest (a manifest must be a JSON object"),
     "replay_run_record_array": (replay_run(edit_record(3, lambda r: "[1, 2]")), "an array, not a JSON object"),
     "replay_run_record_no_passed": (replay_run(edit_record(2, lambda r: json.dumps({k: v for k, v in r.items() if k != "passed"}))),
                                     "no 'passed' field; a damaged record"),
     "replay_run_record_sample_text": (replay_run(edit_record(1, lambda r: json.dumps({**r, "sample": "0"}))),
-                                      "'sample' must be an integer 0 or more"),
+                                      "field 'sample' must be int"),
     "replay_run_duplicate": (replay_run(duplicate_record), "a second record for case 'typecheck-1' sample 0 (the first is on line 1)"),
+    # run folders handed to report, diff and gate
+    "report_record_array": (read_run("report", edit_record(5, lambda r: "[1]")), "damaged record"),
+    "report_cut_manifest": (read_run("report", cut_manifest), "damaged manifest"),
+    "diff_record_sample_text": (read_run("diff", edit_record(2, lambda r: json.dumps({**r, "sample": "x"}))), "field 'sample'"),
+    "gate_record_latin1": (read_run("gate", lambda d: latin1_line(d, 3)), "damaged record"),
     # detect input
     "detect_latin1": (detect(b'{"output": "ok"}\n{"output": "\xe9"}\n'), ":2: not UTF-8 (byte 0xe9 at byte offset 29, column 13"),
     "detect_folder": (folder_as("detect"), "it is a folder"),
