@@ -100,8 +100,8 @@ def parse_json(text: str | bytes, where: str, fix: str, max_depth: int | None = 
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        position = f"at column {e.colno}" if e.lineno == 1 else f"at line {e.lineno} column {e.colno}"
-        raise InputError(f"{where}: not valid JSON ({e.msg} {position}); {fix}") from None
+        position = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
+        raise InputError(f"{where}: not valid JSON ({e.msg}, {position}); {fix}") from None
     except RecursionError:
         raise InputError(f"{where}: JSON nested too deep to read; {fix}") from None
     return value if max_depth is None else check_depth(value, where, max_depth)
