@@ -17,6 +17,14 @@ GOOD_LINE = {"id": "w1", "category": "weather", "prompt": "Weather in Oslo?", "e
 MODEL = '[models.m]\nbackend = "replay"\nfile = "r.jsonl"\n'
 
 
+def cli(argv: list[str]) -> int:
+    """The CLI in process; argparse ends usage errors with SystemExit."""
+    try:
+        return cli_main(argv)
+    except SystemExit as e:
+        return e.code
+
+
 def write(path: Path, content: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -234,13 +242,14 @@ CASES = {
     "jsonl_suite_depth_200": (validate("s.jsonl", json.dumps({**GOOD_LINE, "tags": json.loads(nested(200))}) + "\n"), "nested more than 100"),
     # models.toml
     "models_latin1": (run_with_models(MODEL.encode() + b"# caf\xe9\n"), ":4: not UTF-8"),
-    "models_max_tokens_negative": (run_with_models(MODEL + "max_tokens = -3\n"), "key 'max_tokens' must be an integer 1 or more, got -3"),
-    "models_max_tokens_zero": (run_with_models(MODEL + "max_tokens = 0\n"), "key 'max_tokens' must be an integer 1 or more"),
-    "models_temperature_negative": (run_with_models(MODEL + "temperature = -1\n"), "key 'temperature' must be a number 0 or more"),
-    "models_temperature_nan": (run_with_models(MODEL + "temperature = nan\n"), "key 'temperature' must be a number 0 or more"),
-    "models_top_p_above_1": (run_with_models(MODEL + "top_p = 1.5\n"), "key 'top_p' must be a number above 0 and at most 1"),
-    "models_top_p_zero": (run_with_models(MODEL + "top_p = 0\n"), "key 'top_p'"),
-    "models_seed_float": (run_with_models(MODEL + "seed = 1.5\n"), "key 'seed' must be an integer"),
+    "models_max_tokens_negative": (run_with_models(MODEL + "max_tokens = -3\n"), "[models.m]: 'max_tokens' must be >= 1, got -3"),
+    "models_max_tokens_zero": (run_with_models(MODEL + "max_tokens = 0\n"), "'max_tokens' must be >= 1, got 0"),
+    "models_temperature_negative": (run_with_models(MODEL + "temperature = -1\n"), "'temperature' must be >= 0, got -1"),
+    "models_temperature_nan": (run_with_models(MODEL + "temperature = nan\n"), "'temperature' must be a finite number"),
+    "models_top_p_above_1": (run_with_models(MODEL + "top_p = 1.5\n"), "'top_p' must be > 0 and <= 1, got 1.5"),
+    "models_top_p_zero": (run_with_models(MODEL + "top_p = 0\n"), "'top_p' must be > 0"),
+    "models_seed_float": (run_with_models(MODEL + "seed = 1.5\n"), "'seed' must be an integer"),
+    "models_eos_not_text": (run_with_models(MODEL + "extra_eos_tokens = [2]\n"), "'extra_eos_tokens' must list token texts"),
     "models_depth_bomb": (run_with_models(MODEL + f"x = {nested(3000)}\n"), "nested too deep"),
     "models_folder": (folder_as("models"), "it is a folder"),
     # gate rules
@@ -282,11 +291,11 @@ CASES = {
     "detect_missing": (missing("detect"), "no such file"),
     "detect_depth_bomb": (detect(nested(4000) + "\n"), "nested too deep"),
     # numeric flags
-    "flag_samples_zero": (flag("--samples", "0"), "--samples must be an integer 1 or more, got 0"),
-    "flag_max_tokens_zero": (flag("--max-tokens", "0"), "--max-tokens must be an integer 1 or more, got 0"),
+    "flag_samples_zero": (flag("--samples", "0"), "argument --samples: must be >= 1, got 0"),
+    "flag_max_tokens_zero": (flag("--max-tokens", "0"), "argument --max-tokens: must be >= 1, got 0"),
     "flag_max_tokens_negative": (flag("--max-tokens", "-5"), "got -5"),
-    "flag_batch_size_zero": (flag("--batch-size", "0"), "--batch-size must be"),
-    "flag_concurrency_negative": (flag("--concurrency", "-1"), "--concurrency must be"),
+    "flag_batch_size_zero": (flag("--batch-size", "0"), "argument --batch-size: must be >= 1"),
+    "flag_concurrency_negative": (flag("--concurrency", "-1"), "argument --concurrency: must be >= 1"),
     # output paths
     "report_output_missing_folder": (output_path("report", "-o", "no_such_dir/r.md"), "no_such_dir does not exist"),
     "report_output_is_folder": (output_path("report", "-o", "existing_folder"), "-o names a folder"),
@@ -301,7 +310,7 @@ def test_malformed_input_is_one_line_exit_2(tmp_path, capsys, name):
     build, needle = CASES[name]
     argv, named = build(tmp_path)
     capsys.readouterr()  # what building the input printed
-    assert cli_main(argv + (["--quiet"] if argv[0] == "run" else [])) == 2  # an exception here is a traceback
+    assert cli(argv + (["--quiet"] if argv[0] == "run" else [])) == 2  # an exception here is a traceback
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: ") and named in lines[0] and needle in lines[0], lines[0]
@@ -336,7 +345,7 @@ def test_nothing_is_written_for_refused_input(tmp_path):
     """A refused models.toml or flag leaves no run folder behind (checked before anything starts)."""
     build, _ = CASES["flag_samples_zero"]
     argv, _ = build(tmp_path)
-    assert cli_main(argv) == 2
+    assert cli(argv) == 2
     assert not (tmp_path / "run").exists()
 
 

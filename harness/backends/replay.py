@@ -15,6 +15,7 @@ from typing import Iterator
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.options import Option
 from harness.records import DamagedRecord, Manifest, Record
 from harness.results import RESULTS, read_manifest
 from harness.runfiles import numbered_records
@@ -102,8 +103,7 @@ def check_against(recording: Recording, suite: Suite) -> list[str]:
 
 class ReplayBackend(Backend):
     can_become_unavailable = False  # a missing recorded output stays missing; no server to wait for
-    option_keys = ("file",)
-    required_keys = ("file",)
+    options = {"file": Option(str, "JSONL of {id, output} or a run's results.jsonl", required=True)}
 
     def load(self) -> LoadInfo:
         self.recording = read_recording(self.spec.options["file"])

@@ -6,6 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.models import COMMON_OPTIONS
+from harness.options import flag_type
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,13 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", help="base model the adapter was trained on (with --adapter)")
     parser.add_argument("--adapter", help="LoRA adapter folder; checks that MODEL is base + adapter fused")
     parser.add_argument("--models", default="models.toml", help="models file (default ./models.toml)")
-    parser.add_argument("--max-tokens", type=int, help="the max_tokens you will run with (default: the model's)")
+    parser.add_argument("--max-tokens", type=flag_type(COMMON_OPTIONS["max_tokens"]),
+                        help="the max_tokens you will run with (default: the model's)")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def main(args) -> int:
     from harness.doctor import FAIL, run_checks
-    from harness.models import check_value, resolve_model
+    from harness.models import resolve_model
 
     if bool(args.base) != bool(args.adapter):
         raise InputError("harness doctor: --base and --adapter go together (the base model and the adapter "
@@ -29,8 +32,7 @@ def main(args) -> int:
         if value and not Path(value).exists():
             raise InputError(f"harness doctor: {flag} '{value}' does not exist")
     spec = resolve_model(args.model, args.models)
-    if args.max_tokens is not None:
-        check_value("max_tokens", args.max_tokens, "--max-tokens")
+    if args.max_tokens:
         spec.max_tokens = args.max_tokens
     checks = run_checks(spec, *(Path(v) if v else None for v in (args.data, args.base, args.adapter)))
     if args.format == "json":
