@@ -283,7 +283,7 @@ CASES = {
     # run folders handed to report, diff and gate
     "report_record_array": (read_run("report", edit_record(5, lambda r: "[1]")), "damaged record"),
     "report_cut_manifest": (read_run("report", cut_manifest), "delete it"),
-    "diff_record_sample_text": (read_run("diff", edit_record(2, lambda r: json.dumps({**r, "sample": "x"}))), "field 'sample'"),
+    "diff_record_sample_text": (read_run("diff", edit_record(2, lambda r: json.dumps({**r, "sample": "x"}))), "damaged record"),
     "gate_record_latin1": (read_run("gate", lambda d: latin1_line(d, 3)), "damaged record"),
     # detect input
     "detect_latin1": (detect(b'{"output": "ok"}\n{"output": "\xe9"}\n'), ":2: not UTF-8 (byte 0xe9 at byte offset 29, column 13"),
