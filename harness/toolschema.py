@@ -58,19 +58,22 @@ def check_expectation(exp: Expectation, tools: list[dict], where: str, name: str
         for i, alt in enumerate(exp.alternatives):
             check_expectation(alt, tools, where, f"{name}.any_of[{i}]")
         return
-    if exp.kind == "direct":
+    if exp.kind in ("direct", "any"):  # "any": only no_repeat, which no call at all also meets
         return
     if not tools:
         raise InputError(f"{where}: field '{name}' expects a tool call but the case offers no tools; "
                          f"add tools to the case (or the suite) or expect \"direct\"")
     by_name = {t["name"]: t for t in tools}
+    listed = "steps" if exp.kind == "steps" else "calls"
     for i, call in enumerate(exp.calls):
-        field = name if exp.kind == "call" else f"{name}.calls[{i}]"
+        field = name if exp.kind == "call" else f"{name}.{listed}[{i}]"
         tool = by_name.get(call.name)
         if tool is None:
             raise InputError(f"{where}: field '{field}.call': the case has no tool '{call.name}' (its tools: "
                              f"{', '.join(by_name)}); fix the name or add the tool")
         _check_arguments(call, tool["parameters"], where, field)
+    if exp.final is not None:  # a rollout's last turn
+        check_expectation(exp.final, tools, where, f"{name}.final")
 
 
 def _check_arguments(call: CallExpect, schema: dict, where: str, field: str) -> None:

@@ -17,6 +17,12 @@ class Request:
     case: Case
     sample: int = 0
     seed: int | None = None  # this case and sample's own sampling seed (runner.case_seed)
+    extra: list[dict] = field(default_factory=list)  # a rollout's turns so far, after the case's messages
+    turn: int | None = None  # the assistant turn asked for (from 0); replay looks outputs up by it
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.case.messages + self.extra
 
 
 @dataclass

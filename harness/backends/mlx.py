@@ -100,7 +100,7 @@ class MLXBackend(Backend):
     def render(self, request: Request) -> list[int]:
         case = request.case
         kwargs = dict(self.spec.chat_template_kwargs)
-        return self.tokenizer.apply_chat_template(case.messages, tools=openai_tools(case.tools) or None,
+        return self.tokenizer.apply_chat_template(request.messages, tools=openai_tools(case.tools) or None,
                                                   add_generation_prompt=True, **kwargs)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:

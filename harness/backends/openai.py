@@ -101,8 +101,9 @@ def wire_messages(messages: list[dict]) -> list[dict]:
             for m in messages]
 
 
-def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
-    body = {"model": s.model, "messages": wire_messages(case.messages), "temperature": spec.temperature,
+def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int, messages: list[dict] | None = None) -> dict:
+    """`messages`: the conversation so far when it goes beyond the case's own (a rollout's later turns)."""
+    body = {"model": s.model, "messages": wire_messages(messages or case.messages), "temperature": spec.temperature,
             "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed + sample,
             "stream": True, "stream_options": {"include_usage": True}}
     if case.tools:
@@ -268,7 +269,7 @@ class OpenAIBackend(Backend):
 
     def complete(self, request: Request) -> Generation:
         s = self.settings
-        body = request_body(self.spec, s, request.case, request.sample)
+        body = request_body(self.spec, s, request.case, request.sample, request.messages)
         prompt = {k: body.get(k) for k in ("messages", "tools", "chat_template_kwargs")}
         gen = Generation(case_id=request.case.id, sample=request.sample, output="",
                          prompt_sha256=hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest(),
