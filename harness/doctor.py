@@ -255,13 +255,9 @@ def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
 def read_examples(path: Path) -> list[Example]:
     """mlx-lm chat JSONL: one {"messages": [...], "tools": [...]} per line."""
     hint = 'each line must be one JSON object like {"messages": [...], "tools": [...]}'
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read training data ({e.strerror}); give a JSONL file") from None
     examples = []
-    for number, record in json_lines(lines, str(path), hint):
-        messages = record.get("messages") if isinstance(record, dict) else None
+    for number, record in json_lines(path, str(path), hint, what="training data"):
+        messages = record.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise InputError(f'{path}:{number}: no "messages" list of objects; {hint}')
         tools = record.get("tools") or []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.userfiles import check_file, read_json
 import msgspec
 
 from harness.records import VIEW_DECODER, DamagedRecord, Manifest, Record, RecordView, clip, view_from_line
@@ -66,8 +67,9 @@ def read_run(run: str | Path, skip_damaged: bool = False, views: bool = False) -
     the last one counts. A damaged line is an InputError naming it, unless `skip_damaged`. With `views`,
     RecordViews (outputs cut to an excerpt) for reports, decoded far faster and held in far less memory."""
     path = results_path(run)
-    if not path.is_file():
+    if not path.exists():
         return RunRecords([])
+    check_file(path, "results file")  # a folder named results.jsonl is named as one
     latest: dict[tuple, Record | RecordView] = {}
     damaged = 0
     lineno = 0
@@ -179,13 +181,13 @@ def _os_error(path: Path, e: OSError) -> str:
 def read_manifest(run_dir: str | Path) -> Manifest | None:
     """The run's manifest, or None when the folder has none yet."""
     path = Path(run_dir) / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        return Manifest.from_json(json.loads(path.read_bytes()))
-    except (ValueError, DamagedRecord) as e:
-        raise InputError(f"{path}: damaged manifest ({_reason(e)}); restore it, or delete it to treat the folder "
-                         f"as records only (a resume then rewrites it)") from None
+    fix = "restore it, or delete it to treat the folder as records only (a resume then rewrites it)"
+    try:  # read_json: a folder, bad UTF-8, bad JSON or a depth bomb is one line naming the file
+        return Manifest.from_json(read_json(path, "run manifest", fix))
+    except DamagedRecord as e:
+        raise InputError(f"{path}: damaged manifest ({e}); {fix}") from None
 
 
 def write_manifest(run_dir: str | Path, manifest: Manifest) -> None:

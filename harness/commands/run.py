@@ -49,6 +49,8 @@ def main(args) -> int:
         if not args.model:
             raise InputError("harness run: give --model NAME|PATH (try --model demo) or --replay FILE")
         spec = resolve_model(args.model, args.models)
+    if spec.backend == "replay":  # replay checks its recorded outputs against the suite being run
+        spec.options["suite"] = suite.path
     from harness.backends import backend_class
 
     takes = backend_class(spec.backend, spec.source).declared_options()

@@ -8,6 +8,7 @@ from harness.errors import InputError
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
 from harness.text import ci_text, excerpt, failure_label, human_bytes, md_code, pct, secs
+from harness.userfiles import check_output_path
 
 HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision (95% CI)", "tool (95% CI)", "call (95% CI)"]
 SAMPLE_HEADERS = ["pass@k", "pass^k", "flip rate"]
@@ -150,20 +151,9 @@ def failures_option(value: str) -> int | None:
     raise InputError(f"--failures: give a number of failed cases to list, or 'all'; got {value!r}")
 
 
-def check_output_path(output: str | None) -> None:
-    """Refuse an output file that cannot be written before any work is done."""
-    if not output:
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise InputError(f"{output}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"{output}: folder {path.parent} does not exist; create it or write elsewhere")
-
-
 def emit(text: str, output: str | None) -> None:
     if output:
-        check_output_path(output)
+        check_output_path(output, "-o")
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     else:
