@@ -6,25 +6,35 @@ sharing one httpx client, and each Generation is yielded as it finishes. Timeout
 429 and 5xx are retried with exponential backoff; a case that still fails is a backend error.
 Reasoning a server returns apart (`reasoning_content` or `reasoning`) is put back before the content as
 `<think>…</think>`, so the detection conventions treat it as they treat an in-process model's reasoning.
+
+Replies are untrusted: every field is type-checked, and any surprise is a backend error for that case
+with a short excerpt. The API key and auth header values are redacted from all the backend returns.
 """
 import hashlib
 import json
 import os
 import random
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.models import ModelSpec, _typed
+from harness.secrets import header_secrets, redact, redact_obj, register_secret
 from harness.suite import Case, openai_tools
 
 EXCERPT_CHARS = 300
+HEAD_BYTES = 8192  # of an error body: enough for the excerpt, never the whole of a gigantic one
 MAX_WAIT_S = 60.0  # cap on one backoff or Retry-After, so one case never stalls a run for long
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024  # default cap on one case's text (content, reasoning, call arguments)
+MAX_TOKEN_COUNT = 2 ** 53  # a usage count above this is not a count
+MAX_FINISH_REASON = 64
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class Retryable(Exception):
@@ -46,9 +56,17 @@ class Settings:
     api_key_env: str | None = None
     concurrency: int = 1
     timeout_s: float = 120.0  # longest wait to connect or for the next bytes of a reply
+    reply_timeout_s: float = 600.0  # longest wait for a whole reply (a server may trickle bytes forever)
     max_retries: int = 4
     backoff_s: float = 1.0  # first retry waits about this long, doubling after
+    max_output_bytes: int = MAX_OUTPUT_BYTES
     extra_body: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+
+    @property
+    def max_body_bytes(self) -> int:
+        # JSON escaping can double the text, and a reply carries more than the text
+        return 2 * self.max_output_bytes + 1024 * 1024
 
 
 def read_settings(spec: ModelSpec) -> Settings:
@@ -57,20 +75,43 @@ def read_settings(spec: ModelSpec) -> Settings:
     def get(key, types, default):
         return _typed(o, key, types, default, where)
 
+    timeout_s = float(get("timeout_s", (int, float), 120.0))
     s = Settings(base_url=get("base_url", str, "").rstrip("/"), model=get("model", str, ""),
                  api_key_env=get("api_key_env", str, None) if "api_key_env" in o else None,
-                 concurrency=get("concurrency", int, 1), timeout_s=float(get("timeout_s", (int, float), 120.0)),
+                 concurrency=get("concurrency", int, 1), timeout_s=timeout_s,
+                 reply_timeout_s=float(get("reply_timeout_s", (int, float), max(600.0, 5 * timeout_s))),
                  max_retries=get("max_retries", int, 4), backoff_s=float(get("backoff_s", (int, float), 1.0)),
-                 extra_body=get("extra_body", dict, {}))
+                 max_output_bytes=get("max_output_bytes", int, MAX_OUTPUT_BYTES),
+                 extra_body=get("extra_body", dict, {}), headers=get("headers", dict, {}))
     if not s.base_url.startswith(("http://", "https://")):
         raise InputError(f"{where}: 'base_url' must be an http(s) URL such as http://127.0.0.1:8080/v1, got {s.base_url!r}")
-    if s.concurrency < 1 or s.max_retries < 0 or s.timeout_s <= 0 or s.backoff_s < 0:
-        raise InputError(f"{where}: need concurrency >= 1, max_retries >= 0, timeout_s > 0 and backoff_s >= 0")
+    if s.concurrency < 1 or s.max_retries < 0 or s.timeout_s <= 0 or s.backoff_s < 0 or s.reply_timeout_s <= 0:
+        raise InputError(f"{where}: need concurrency >= 1, max_retries >= 0, timeout_s > 0, reply_timeout_s > 0 "
+                         f"and backoff_s >= 0")
+    if s.max_output_bytes < 1:
+        raise InputError(f"{where}: 'max_output_bytes' must be a positive number of bytes, got {s.max_output_bytes}")
+    bad = [k for k, v in s.headers.items() if not isinstance(v, str)]
+    if bad:
+        raise InputError(f"{where}: header '{bad[0]}' in 'headers' must be a string, such as \"Bearer ${{MY_KEY}}\"")
     return s
 
 
+def expand_headers(headers: dict, where: str) -> dict:
+    """`${NAME}` in a header value is the environment variable NAME, so keys need not sit in models.toml."""
+    out = {}
+    for name, value in headers.items():
+        for var in ENV_REF.findall(value):
+            if not os.environ.get(var):
+                raise InputError(f"{where}: header '{name}' uses ${{{var}}}, but environment variable {var} is not "
+                                 f"set; export it")
+            register_secret(os.environ[var])  # a value read from the environment is treated as a secret
+        out[name] = ENV_REF.sub(lambda m: os.environ[m.group(1)], value)
+    return out
+
+
 def excerpt(text: str) -> str:
-    text = text.strip()
+    """Up to EXCERPT_CHARS of what a server sent, secrets redacted first so a cut never shows part of one."""
+    text = redact(text).strip()
     return repr(text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…")
 
 
@@ -84,7 +125,7 @@ def retry_after_s(value: str | None) -> float | None:
         pass
     try:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -120,70 +161,152 @@ def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
     return body
 
 
+# Reading a reply. Each helper checks one field's type and raises BadResponse naming the field.
+
+TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+
+
+def typed(obj: dict, key: str, types: tuple, where: str):
+    """obj[key] when it is missing, null or of `types` (bool is never an int); anything else is a surprise."""
+    value = obj.get(key)
+    if value is None or isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+        return value
+    words = " or ".join(TYPE_WORDS.get(t, t.__name__) for t in types)
+    raise BadResponse(f"{where}.{key} is {type(value).__name__}, not {words}")
+
+
+def token_count(usage: dict, key: str) -> int | None:
+    n = typed(usage, key, (int,), "usage")
+    if n is not None and not 0 <= n < MAX_TOKEN_COUNT:
+        raise BadResponse(f"usage.{key} is {n}, not a token count")
+    return n
+
+
+@dataclass
+class Call:
+    """One tool call assembled from a whole message or stream deltas: arguments as string pieces or an object."""
+    name: str = ""
+    pieces: list = field(default_factory=list)
+    whole: dict | None = None
+
+    def arguments(self):
+        return self.whole if self.whole is not None else "".join(self.pieces)
+
+
 @dataclass
 class Reply:
-    """A completion assembled from a whole response or from stream deltas."""
-    content: str = ""
-    reasoning: str = ""
-    calls: dict = field(default_factory=dict)  # index -> {"name", "arguments"}
+    """A completion assembled from a whole response or from stream deltas, text kept as parts (linear)."""
+    limit: int = MAX_OUTPUT_BYTES  # bytes of text kept; the rest is dropped and `truncated` set
+    content: list = field(default_factory=list)
+    reasoning: list = field(default_factory=list)
+    calls: dict = field(default_factory=dict)  # index -> Call
     finish_reason: str | None = None
-    usage: dict = field(default_factory=dict)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
     ttft_s: float | None = None
     done: bool = False  # the stream sent [DONE]
+    kept: int = 0  # bytes of text held
+    truncated: bool = False
 
-    def take(self, obj: dict, key: str) -> None:
-        """Fold in a response ("message") or a stream chunk ("delta")."""
-        if obj.get("error"):
-            raise BadResponse(f"server error: {excerpt(json.dumps(obj['error']))}")
-        self.usage = obj.get("usage") or self.usage
-        for choice in obj.get("choices") or []:
-            if choice.get("index", 0) != 0:
-                continue
-            part = choice.get(key) or {}
-            self.content += part.get("content") or ""
-            self.reasoning += part.get("reasoning_content") or part.get("reasoning") or ""
-            for tc in part.get("tool_calls") or []:
-                self.add_call(tc)
-            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+    def take(self, obj, key: str) -> None:
+        """Fold in a response ("message") or a stream chunk ("delta"), checking every field read."""
+        if not isinstance(obj, dict):
+            raise BadResponse(f"a {type(obj).__name__} where a chat completion object belongs")
+        if obj.get("error") is not None:
+            raise BadResponse("server error")
+        usage = typed(obj, "usage", (dict,), "reply")
+        if usage:
+            self.prompt_tokens = token_count(usage, "prompt_tokens")
+            self.completion_tokens = token_count(usage, "completion_tokens")
+        for i, choice in enumerate(typed(obj, "choices", (list,), "reply") or []):
+            if not isinstance(choice, dict):
+                raise BadResponse(f"choices[{i}] is {type(choice).__name__}, not an object")
+            if typed(choice, "index", (int,), f"choices[{i}]") in (None, 0):
+                self.take_choice(choice, key, f"choices[{i}]")
 
-    def add_call(self, tc: dict) -> None:
+    def take_choice(self, choice: dict, key: str, where: str) -> None:
+        # one reader per field of a choice; `logprobs` would be read here the same way
+        part = typed(choice, key, (dict,), where) or {}
+        self.take_text(part, f"{where}.{key}")
+        for i, tc in enumerate(typed(part, "tool_calls", (list,), f"{where}.{key}") or []):
+            self.take_call(tc, f"{where}.{key}.tool_calls[{i}]")
+        finish = typed(choice, "finish_reason", (str,), where)
+        if finish is not None and len(finish) > MAX_FINISH_REASON:
+            raise BadResponse(f"{where}.finish_reason is {len(finish)} characters long")
+        self.finish_reason = finish or self.finish_reason
+
+    def take_text(self, part: dict, where: str) -> None:
+        self.keep(self.content, typed(part, "content", (str,), where))
+        # mlx_lm.server and Ollama say `reasoning`, vLLM and SGLang `reasoning_content`
+        self.keep(self.reasoning, typed(part, "reasoning_content", (str,), where) or typed(part, "reasoning", (str,), where))
+
+    def take_call(self, tc, where: str) -> None:
         # a call arrives whole or as deltas by index; arguments deltas are string pieces
-        fn = tc.get("function") or {}
-        index = tc.get("index")
+        if not isinstance(tc, dict):
+            raise BadResponse(f"{where} is {type(tc).__name__}, not an object")
+        typed(tc, "id", (str,), where)
+        typed(tc, "type", (str,), where)
+        fn = typed(tc, "function", (dict,), where) or {}
+        name = typed(fn, "name", (str,), f"{where}.function")
+        args = typed(fn, "arguments", (str, dict), f"{where}.function")
+        index = typed(tc, "index", (int,), where)
         if index is None:
-            index = len(self.calls) if fn.get("name") or not self.calls else max(self.calls)
-        slot = self.calls.setdefault(index, {"name": "", "arguments": ""})
-        slot["name"] = fn.get("name") or slot["name"]
-        args = fn.get("arguments")
-        if isinstance(args, str) and isinstance(slot["arguments"], str):
-            slot["arguments"] += args
+            index = len(self.calls) if name or not self.calls else max(self.calls)
+        elif index < 0:
+            raise BadResponse(f"{where}.index is {index}, not a position")
+        call = self.calls.setdefault(index, Call())
+        call.name = name or call.name
+        if isinstance(args, dict):
+            call.whole, call.pieces = args, []
         elif args is not None:
-            slot["arguments"] = args
+            call.whole = None
+            self.keep(call.pieces, args)
+
+    def keep(self, parts: list, text: str | None) -> None:
+        """Append text while the reply is under its limit; past it, keep the part that fits and flag it."""
+        if not text or self.truncated:
+            return
+        size = len(text) if text.isascii() else len(text.encode())
+        if self.kept + size > self.limit:
+            text = text.encode()[:self.limit - self.kept].decode(errors="ignore")
+            size, self.truncated = len(text.encode()), True
+        parts.append(text)
+        self.kept += size
 
     def has_output(self) -> bool:
         return bool(self.content or self.reasoning or self.calls)
 
     def output(self) -> str:
-        return f"<think>{self.reasoning}</think>{self.content}" if self.reasoning else self.content
+        content = "".join(self.content)
+        return f"<think>{''.join(self.reasoning)}</think>{content}" if self.reasoning else content
 
     def tool_calls(self) -> list | None:
-        return [{"function": self.calls[i]} for i in sorted(self.calls)] or None
+        return [{"function": {"name": self.calls[i].name, "arguments": self.calls[i].arguments()}}
+                for i in sorted(self.calls)] or None
 
 
-def read_json(text: str) -> Reply:
+def parse_json(text: str, what: str):
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict) or not ("choices" in data or "error" in data):
-            raise BadResponse(f"server sent JSON that is not a chat completion: {excerpt(text)}")
-        reply = Reply()
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:  # RecursionError: a nesting bomb
+        raise BadResponse(f"server sent {what} that is not JSON ({type(e).__name__}): {excerpt(text)}") from None
+
+
+def read_json(text: str, limit: int = MAX_OUTPUT_BYTES) -> Reply:
+    data = parse_json(text, "a body")
+    if not isinstance(data, dict) or not ("choices" in data or "error" in data):
+        raise BadResponse(f"server sent JSON that is not a chat completion: {excerpt(text)}")
+    reply = Reply(limit=limit)
+    try:
         reply.take(data, "message")
-    except (ValueError, TypeError, AttributeError) as e:
-        raise BadResponse(f"server sent invalid JSON ({type(e).__name__}): {excerpt(text)}") from None
+    except BadResponse as e:
+        raise BadResponse(f"{e}: {excerpt(text)}") from None
     return reply
 
 
-def read_stream(lines: Iterator[str], t0: float) -> Reply:
-    reply, last = Reply(), ""
+def read_stream(lines: Iterable[str], t0: float, limit: int = MAX_OUTPUT_BYTES) -> Reply:
+    """Fold SSE `data:` lines into a Reply; stops early once the text reaches `limit`."""
+    reply, last = Reply(limit=limit), ""
     for line in lines:
         if line.strip():
             last = line
@@ -194,34 +317,95 @@ def read_stream(lines: Iterator[str], t0: float) -> Reply:
             reply.done = True
             break
         try:
-            reply.take(json.loads(data), "delta")
-        except (ValueError, TypeError, AttributeError) as e:
-            raise BadResponse(f"server sent an invalid stream chunk ({type(e).__name__}): {excerpt(data)}") from None
+            reply.take(parse_json(data, "a stream chunk"), "delta")
+        except BadResponse as e:
+            raise BadResponse(f"invalid stream chunk ({e}): {excerpt(data)}") from None
         if reply.ttft_s is None and reply.has_output():
             reply.ttft_s = time.perf_counter() - t0
+        if reply.truncated:
+            return reply  # the rest of the reply is never read, so never held
     if not reply.done and reply.finish_reason is None:
         raise BadResponse(f"stream ended before the answer was complete (no finish_reason, no [DONE]); "
                           f"last line: {excerpt(last)}")
     return reply
 
 
+def until(chunks: Iterable[bytes], deadline: float, limit_s: float) -> Iterator[bytes]:
+    """The chunks of a body, cut off once the whole reply has taken longer than limit_s."""
+    for chunk in chunks:
+        if time.perf_counter() > deadline:
+            raise BadResponse(f"the reply was not finished after {limit_s:g} s (reply_timeout_s)")
+        yield chunk
+
+
+def decode(line: bytes, number: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadResponse(f"line {number} of the stream is not UTF-8 (byte {e.start}): "
+                          f"{excerpt(line.decode('utf-8', 'replace'))}") from None
+
+
+def sse_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[str]:
+    """Lines of a byte stream split on LF (CRLF too): each byte read once, pieces of a long line joined once."""
+    pending, pending_len, number = [], 0, 0
+    for chunk in chunks:
+        pieces = chunk.split(b"\n")
+        for piece in pieces[:-1]:
+            if pending:
+                piece, pending, pending_len = b"".join(pending) + piece, [], 0
+            number += 1
+            yield decode(piece.removesuffix(b"\r"), number)
+        if pieces[-1]:
+            pending.append(pieces[-1])
+            pending_len += len(pieces[-1])
+            if pending_len > max_line:
+                raise BadResponse(f"line {number + 1} of the stream is over {max_line} bytes (max_output_bytes)")
+    if pending:
+        yield decode(b"".join(pending).removesuffix(b"\r"), number + 1)
+
+
+def read_body(chunks: Iterable[bytes], cap: int) -> bytes:
+    parts, size = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise BadResponse(f"the reply body is over {cap} bytes (raise max_output_bytes to accept it)")
+    return b"".join(parts)
+
+
+def head(chunks: Iterable[bytes], n: int = HEAD_BYTES) -> str:
+    """The first n bytes of an error body, as text for an excerpt; the rest is never read."""
+    parts, size = [], 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= n:
+            break
+    return b"".join(parts)[:n].decode("utf-8", "replace")
+
+
 class OpenAIBackend(Backend):
     name = "openai"
-    option_keys = ("base_url", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "backoff_s",
-                   "extra_body")
+    option_keys = ("base_url", "model", "api_key_env", "concurrency", "timeout_s", "reply_timeout_s", "max_retries",
+                   "backoff_s", "max_output_bytes", "extra_body", "headers")
     required_keys = ("base_url", "model")
 
     def load(self) -> LoadInfo:
         import httpx
 
         s = self.settings = read_settings(self.spec)
-        headers = {}
+        headers = expand_headers(s.headers, self.spec.source)
         if s.api_key_env:
             key = os.environ.get(s.api_key_env)
             if not key:
                 raise InputError(f"{self.spec.source}: environment variable {s.api_key_env} (api_key_env) is not set; "
                                  f"export it with the server's API key")
             headers["Authorization"] = f"Bearer {key}"
+            register_secret(key)
+        for secret in header_secrets(headers):
+            register_secret(secret)
         limits = httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency)
         self.client = httpx.Client(headers=headers, timeout=s.timeout_s, limits=limits)
         self.stop, self.lock = threading.Event(), threading.Lock()
@@ -229,7 +413,8 @@ class OpenAIBackend(Backend):
                         "retries": 0}
         t0 = time.perf_counter()
         self.check_server()
-        return LoadInfo(load_s=time.perf_counter() - t0, details={"base_url": s.base_url, "model": s.model})
+        return LoadInfo(load_s=time.perf_counter() - t0,
+                        details=redact_obj({"base_url": s.base_url, "model": s.model}))
 
     def check_server(self) -> None:
         """Fail fast, with the fix, when nothing answers; /health covers servers whose /models is broken."""
@@ -238,18 +423,19 @@ class OpenAIBackend(Backend):
         problems = []
         for url in (f"{self.settings.base_url}/models", f"{self.settings.base_url.removesuffix('/v1')}/health"):
             try:
-                r = self.client.get(url)
-                if r.status_code < 400:
-                    return
-                if r.status_code in (401, 403):
-                    raise InputError(f"{self.spec.source}: {url} refused the request (HTTP {r.status_code}); set "
-                                     f"'api_key_env' to the name of an environment variable holding a valid API key")
-                problems.append(f"GET {url}: HTTP {r.status_code} {excerpt(r.text)}")
+                with self.client.stream("GET", url) as r:
+                    if r.status_code < 400:
+                        return
+                    if r.status_code in (401, 403):
+                        raise InputError(redact(
+                            f"{self.spec.source}: {url} refused the request (HTTP {r.status_code}); set 'api_key_env' "
+                            f"to the name of an environment variable holding a valid API key"))
+                    problems.append(f"GET {url}: HTTP {r.status_code} {excerpt(head(r.iter_bytes()))}")
             except httpx.HTTPError as e:
                 problems.append(f"GET {url}: {type(e).__name__}: {e}")
-        raise InputError(f"{self.spec.source}: no OpenAI-compatible server answers at {self.settings.base_url} "
-                         f"({'; '.join(problems)}); start the server (e.g. `python -m mlx_lm server --model PATH "
-                         f"--port 8080`, `vllm serve MODEL`) or fix 'base_url'")
+        raise InputError(redact(f"{self.spec.source}: no OpenAI-compatible server answers at {self.settings.base_url} "
+                                f"({'; '.join(problems)}); start the server (e.g. `python -m mlx_lm server --model "
+                                f"PATH --port 8080`, `vllm serve MODEL`) or fix 'base_url'"))
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="harness-openai")
@@ -263,17 +449,28 @@ class OpenAIBackend(Backend):
             pool.shutdown(wait=False, cancel_futures=True)
 
     def complete(self, request: Request) -> Generation:
+        gen = Generation(case_id=request.case.id, sample=request.sample, output="", timing=self.details["mode"])
+        gen.truncated_output = False  # the field Generation.truncated_output, once base.py declares it
+        try:
+            self.attempt_all(request, gen)
+        except Exception as e:  # a surprise no check foresaw still costs only this case, never the run
+            gen.output, gen.tool_calls = "", None
+            gen.error = f"unexpected failure reading the reply ({type(e).__name__}): {excerpt(str(e))}"
+        # what a server sends may echo the key anywhere: nothing leaves unredacted
+        gen.output, gen.tool_calls = redact(gen.output), redact_obj(gen.tool_calls)
+        gen.error = None if gen.error is None else redact(gen.error)
+        return gen
+
+    def attempt_all(self, request: Request, gen: Generation) -> None:
         s = self.settings
         body = request_body(self.spec, s, request.case, request.sample)
         prompt = {k: body.get(k) for k in ("messages", "tools", "chat_template_kwargs")}
-        gen = Generation(case_id=request.case.id, sample=request.sample, output="",
-                         prompt_sha256=hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest(),
-                         timing=self.details["mode"])
+        gen.prompt_sha256 = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
         wait = 0.0
         for attempt in range(s.max_retries + 1):
             if attempt:
                 if self.stop.wait(wait):
-                    break  # the run is closing: no more retries
+                    return  # the run is closing: no more retries
                 with self.lock:
                     self.details["retries"] += 1
             t0 = time.perf_counter()
@@ -281,42 +478,48 @@ class OpenAIBackend(Backend):
                 reply = self.post(body, t0)
             except BadResponse as e:
                 gen.error = str(e)
-                return gen
+                return
             except Retryable as e:
                 gen.error = f"{e} (after {attempt + 1} attempts)"
                 wait = backoff_s(attempt, s.backoff_s) if e.wait_s is None else min(MAX_WAIT_S, e.wait_s)
                 continue
-            usage = reply.usage
             gen.output, gen.tool_calls, gen.finish_reason = reply.output(), reply.tool_calls(), reply.finish_reason
-            gen.prompt_tokens, gen.completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            gen.prompt_tokens, gen.completion_tokens = reply.prompt_tokens, reply.completion_tokens
             gen.latency_s, gen.ttft_s, gen.error = time.perf_counter() - t0, reply.ttft_s, None
-            return gen
-        return gen
+            gen.truncated_output = reply.truncated
+            return
 
     def post(self, body: dict, t0: float) -> Reply:
         import httpx
 
-        url = f"{self.settings.base_url}/chat/completions"
+        s, url = self.settings, f"{self.settings.base_url}/chat/completions"
+        deadline = t0 + s.reply_timeout_s
         try:
             with self.client.stream("POST", url, json=body) as r:
+                chunks = until(r.iter_bytes(), deadline, s.reply_timeout_s)
                 if r.status_code == 429 or r.status_code >= 500:
-                    r.read()
-                    raise Retryable(f"HTTP {r.status_code} from {url}: {excerpt(r.text)}",
+                    raise Retryable(f"HTTP {r.status_code} from {url}: {excerpt(head(chunks))}",
                                     retry_after_s(r.headers.get("retry-after")))
-                if r.status_code >= 400:
-                    r.read()
-                    raise BadResponse(f"HTTP {r.status_code} from {url}: {excerpt(r.text)}")
+                if not 200 <= r.status_code < 300:
+                    raise BadResponse(f"HTTP {r.status_code} from {url}: {excerpt(head(chunks))}")
                 if "text/event-stream" in r.headers.get("content-type", ""):
-                    return read_stream(r.iter_lines(), t0)
-                r.read()  # the server ignored `stream`
-                return read_json(r.text)
+                    return read_stream(sse_lines(chunks, s.max_body_bytes), t0, s.max_output_bytes)
+                raw = read_body(chunks, s.max_body_bytes)  # the server ignored `stream`
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise BadResponse(f"the reply body is not UTF-8 (byte {e.start}): "
+                                      f"{excerpt(raw.decode('utf-8', 'replace'))}") from None
+                return read_json(text, s.max_output_bytes)
         except httpx.TimeoutException as e:
-            raise Retryable(f"timed out after {self.settings.timeout_s:g} s waiting for {url} ({type(e).__name__})") from None
+            raise Retryable(f"timed out after {s.timeout_s:g} s waiting for {url} ({type(e).__name__})") from None
+        except httpx.DecodingError as e:  # a body that does not decode as its Content-Encoding says
+            raise BadResponse(f"unreadable reply from {url}: {type(e).__name__}: {e}") from None
         except httpx.RequestError as e:
             raise Retryable(f"connection to {url} failed: {type(e).__name__}: {e}") from None
 
     def generation_details(self) -> dict:
-        return self.details
+        return redact_obj(self.details)
 
     def close(self) -> None:
         if hasattr(self, "client"):
