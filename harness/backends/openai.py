@@ -169,10 +169,20 @@ TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "an obje
 def typed(obj: dict, key: str, types: tuple, where: str):
     """obj[key] when it is missing, null or of `types` (bool is never an int); anything else is a surprise."""
     value = obj.get(key)
+    if isinstance(value, str) and not value.isascii():
+        is_text(value, f"{where}.{key}")
     if value is None or isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
         return value
     words = " or ".join(TYPE_WORDS.get(t, t.__name__) for t in types)
     raise BadResponse(f"{where}.{key} is {type(value).__name__}, not {words}")
+
+
+def is_text(value, where: str) -> None:
+    """JSON may carry lone surrogates (\\ud800), which no UTF-8 file can hold: not text, so not an answer."""
+    try:
+        (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)).encode()
+    except UnicodeEncodeError as e:
+        raise BadResponse(f"{where} holds {e.object[e.start:e.end]!r}, a lone surrogate, not text") from None
 
 
 def token_count(usage: dict, key: str) -> int | None:
@@ -257,6 +267,7 @@ class Reply:
         call = self.calls.setdefault(index, Call())
         call.name = name or call.name
         if isinstance(args, dict):
+            is_text(args, f"{where}.function.arguments")
             call.whole, call.pieces = args, []
         elif args is not None:
             call.whole = None
@@ -285,22 +296,22 @@ class Reply:
                 for i in sorted(self.calls)] or None
 
 
-def parse_json(text: str, what: str):
+def parse_json(text: str):
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as e:  # RecursionError: a nesting bomb
-        raise BadResponse(f"server sent {what} that is not JSON ({type(e).__name__}): {excerpt(text)}") from None
+        raise BadResponse(f"not JSON: {type(e).__name__}") from None
 
 
 def read_json(text: str, limit: int = MAX_OUTPUT_BYTES) -> Reply:
-    data = parse_json(text, "a body")
-    if not isinstance(data, dict) or not ("choices" in data or "error" in data):
-        raise BadResponse(f"server sent JSON that is not a chat completion: {excerpt(text)}")
     reply = Reply(limit=limit)
     try:
+        data = parse_json(text)
+        if not isinstance(data, dict) or not ("choices" in data or "error" in data):
+            raise BadResponse("not a chat completion")
         reply.take(data, "message")
     except BadResponse as e:
-        raise BadResponse(f"{e}: {excerpt(text)}") from None
+        raise BadResponse(f"server sent an invalid reply ({e}): {excerpt(text)}") from None
     return reply
 
 
@@ -317,7 +328,7 @@ def read_stream(lines: Iterable[str], t0: float, limit: int = MAX_OUTPUT_BYTES) 
             reply.done = True
             break
         try:
-            reply.take(parse_json(data, "a stream chunk"), "delta")
+            reply.take(parse_json(data), "delta")
         except BadResponse as e:
             raise BadResponse(f"invalid stream chunk ({e}): {excerpt(data)}") from None
         if reply.ttft_s is None and reply.has_output():
