@@ -175,22 +175,28 @@ def test_each_malformed_shape_is_a_backend_error_naming_what_was_wrong(name, rep
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
                     max_leaves=12)
-# chunks built from the fields a reader looks at, each filled with any JSON value
-FIELD_VALUES = st.one_of(JSON, st.sampled_from(["", "stop", "tool_calls", 0, 1, -1, "0", 2 ** 70]))
-DELTA = st.fixed_dictionaries({}, optional={k: FIELD_VALUES for k in ("content", "reasoning_content", "reasoning",
-                                                                       "role")} | {"tool_calls": st.one_of(
-    JSON, st.lists(st.fixed_dictionaries({}, optional={"index": FIELD_VALUES, "id": FIELD_VALUES,
-                                                         "function": st.one_of(JSON, st.fixed_dictionaries(
-                                                             {}, optional={"name": FIELD_VALUES,
-                                                                           "arguments": FIELD_VALUES}))}),
-                   max_size=3))})
-CHOICE = st.fixed_dictionaries({}, optional={"index": FIELD_VALUES, "delta": st.one_of(JSON, DELTA),
-                                             "message": st.one_of(JSON, DELTA), "finish_reason": FIELD_VALUES})
-CHUNK = st.one_of(JSON, st.fixed_dictionaries({}, optional={
-    "choices": st.one_of(JSON, st.lists(st.one_of(JSON, CHOICE), max_size=3)),
-    "usage": st.one_of(JSON, st.fixed_dictionaries({}, optional={"prompt_tokens": FIELD_VALUES,
-                                                                 "completion_tokens": FIELD_VALUES})),
-    "error": st.one_of(st.none(), JSON)}))
+
+
+def mostly(valid):
+    """`valid` 29 times in 30, else any JSON value: streams that are mostly right, wrong in one place."""
+    return st.integers(0, 29).flatmap(lambda n: JSON if n == 29 else valid)  # shrinks towards valid
+
+
+def fields(**strategies):
+    return st.fixed_dictionaries({k: mostly(v) for k, v in strategies.items()})
+
+
+TEXT = st.text(max_size=10) | st.none()
+FUNCTION = fields(name=st.sampled_from(["read_file", "run_tests", ""]) | st.none(),
+                  arguments=TEXT | st.dictionaries(st.text(max_size=4), st.integers(), max_size=2))
+TOOL_CALL = fields(index=st.integers(0, 2) | st.none(), id=TEXT, type=st.just("function"), function=FUNCTION)
+DELTA = fields(role=st.just("assistant"), content=TEXT, reasoning_content=TEXT, reasoning=TEXT,
+               tool_calls=st.lists(mostly(TOOL_CALL), max_size=2) | st.none())
+CHOICE = fields(index=st.sampled_from([0, 0, 0, 1]) | st.none(), delta=DELTA, message=DELTA,
+                finish_reason=st.sampled_from(["stop", "tool_calls", "length"]) | st.none())
+CHUNK = mostly(fields(choices=st.lists(mostly(CHOICE), max_size=2) | st.none(),
+                      usage=fields(prompt_tokens=st.integers(0, 10 ** 6), completion_tokens=st.integers(0, 10 ** 6)) | st.none(),
+                      error=st.none()))
 
 
 def assert_well_formed(reply: Reply) -> None:
@@ -203,7 +209,7 @@ def assert_well_formed(reply: Reply) -> None:
     assert reply.finish_reason is None or isinstance(reply.finish_reason, str)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(CHUNK, max_size=6), st.booleans())
 def test_any_stream_of_json_chunks_is_a_reply_or_a_bad_response(chunks, done):
     lines = [f"data: {json.dumps(c)}" for c in chunks] + (["data: [DONE]"] if done else [])
@@ -215,7 +221,7 @@ def test_any_stream_of_json_chunks_is_a_reply_or_a_bad_response(chunks, done):
     assert_well_formed(reply)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.one_of(CHUNK.map(json.dumps), st.text(max_size=60)))
 def test_any_whole_body_is_a_reply_or_a_bad_response(text):
     try:
@@ -224,7 +230,7 @@ def test_any_whole_body_is_a_reply_or_a_bad_response(text):
         pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=40), max_size=8), st.data())
 def test_line_splitting_does_not_depend_on_where_the_chunks_break(pieces, data):
     raw = b"".join(pieces)
