@@ -44,12 +44,13 @@ def header_secrets(headers: dict) -> list[str]:
 
 
 def forms(secret: str) -> set[str]:
-    """How a secret may come back: verbatim, JSON-escaped, URL-encoded, base64 (alone or as Basic user:key)."""
+    """How a secret may come back: verbatim, JSON-escaped (once or twice), URL-encoded, base64."""
     raw = secret.encode()
     b64 = {base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
     b64 |= {b.rstrip("=") for b in b64}
-    variants = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-                quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1], *b64}
+    escaped = {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    escaped |= {json.dumps(e)[1:-1] for e in escaped}  # JSON inside a JSON string, as in call arguments
+    variants = {secret, *escaped, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1], *b64}
     return {v for v in variants if len(v) >= MIN_CHARS}
 
 

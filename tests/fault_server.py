@@ -27,8 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # "garbage_sse" (a bad stream chunk), "truncated_sse" (the stream stops without finish_reason or [DONE]),
 # "json" (a whole, non-streamed response), "deltas" (a tool call streamed in argument pieces),
 # "reasoning" (reasoning_content before the content), "big" (the server's `big_stream` reply).
-# "echo_400", "echo_500", "echo_sse" and "echo_content" send the request's Authorization header back, in
-# several encodings, in an error body, an SSE error event, or the completion's content and call arguments.
+# "echo_400", "echo_500", "echo_sse" and "echo_content" send the request's headers back, in several
+# encodings, in an error body, an SSE error event, or the completion's content and call arguments.
 GARBAGE = "<html><body>502 Bad Gateway" + " padding" * 100 + "</body></html>"
 
 
@@ -41,12 +41,13 @@ class Canned:
     pause_s: float = 0.0
 
 
-def echoed(auth: str | None) -> str:
-    """The Authorization header as a careless server might echo it: verbatim, in JSON, URL-encoded, base64."""
-    auth = auth or ""
-    key = auth.removeprefix("Bearer ")
-    return (f"invalid header Authorization: {auth}; " + json.dumps({"headers": {"authorization": auth}}) +
-            f"; key={quote(key, safe='')}; b64={base64.b64encode(key.encode()).decode()}")
+def echoed(headers) -> str:
+    """The request's headers as a careless server might echo them: verbatim, in JSON, URL-encoded, base64."""
+    values = {k.lower(): v for k, v in headers.items()}
+    keys = [v.removeprefix("Bearer ") for v in values.values()]
+    return ("bad request; " + "; ".join(f"{k}: {v}" for k, v in values.items()) + "; " +
+            json.dumps({"headers": values}) + "; " + "; ".join(f"key={quote(k, safe='')}" for k in keys) + "; " +
+            "; ".join(f"b64={base64.b64encode(k.encode()).decode()}" for k in keys))
 
 
 def big_stream(total_bytes: int, chunks: int) -> list[bytes]:
@@ -74,11 +75,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/models"):
             ok = srv.models_status < 400
             self.send_json(srv.models_status, {"object": "list", "data": [{"id": "fake-model"}]} if ok else
-                           {"error": {"message": echoed(self.headers.get("authorization"))}})
+                           {"error": {"message": echoed(self.headers)}})
         elif self.path == "/stats":  # for a client in another process
             self.send_json(200, {"requests": srv.requests, "max_in_flight": srv.max_in_flight})
         else:
-            self.send_json(200, {"status": "ok"})
+            ok = srv.health_status < 400
+            self.send_json(srv.health_status, {"status": "ok"} if ok else {"error": echoed(self.headers)})
 
     def do_POST(self):
         srv: FaultServer = self.server.owner
@@ -102,19 +104,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def respond(self, fault, body: dict):
         text = answer_text(body)
-        auth = self.headers.get("authorization")
         if isinstance(fault, Canned):
             self.send_canned(fault)
         elif fault == "big":
             self.send_stream(self.server.owner.big_parts)
         elif fault in ("echo_400", "echo_500"):
-            self.send_json(int(fault[-3:]), {"error": {"message": echoed(auth)}})
+            self.send_json(int(fault[-3:]), {"error": {"message": echoed(self.headers)}})
         elif fault == "echo_sse":
             self.send_stream([chunk({"content": "hi"}),
-                              f"event: error\ndata: {json.dumps({'error': {'message': echoed(auth)}})}\n\n".encode()])
+                              f"event: error\ndata: {json.dumps({'error': {'message': echoed(self.headers)}})}\n\n".encode()])
         elif fault == "echo_content":
-            call = {"index": 0, "function": {"name": "read_file", "arguments": json.dumps({"path": echoed(auth)})}}
-            self.send_stream([chunk({"content": echoed(auth), "tool_calls": [call]}), chunk({}, "stop"),
+            echo = echoed(self.headers)
+            call = {"index": 0, "function": {"name": "read_file", "arguments": json.dumps({"path": echo})}}
+            self.send_stream([chunk({"content": echo, "tool_calls": [call]}), chunk({}, "stop"),
                               b"data: [DONE]\n\n"])
         elif fault in ("500", "503", "400"):
             self.send_json(int(fault), {"error": {"message": f"injected {fault}"}})
@@ -192,10 +194,11 @@ class _Server(ThreadingHTTPServer):
 
 class FaultServer:
     def __init__(self, script: list | None = None, delay_s: float = 0.0, max_requests: int = 500,
-                 retry_after: int = 1, hang_s: float = 5.0, models_status: int = 200,
+                 retry_after: int = 1, hang_s: float = 5.0, models_status: int = 200, health_status: int = 200,
                  big: tuple[int, int] = (0, 1), default: str | None = None):
         self.script, self.delay_s, self.max_requests = list(script or []), delay_s, max_requests
-        self.retry_after, self.hang_s, self.models_status = retry_after, hang_s, models_status
+        self.retry_after, self.hang_s = retry_after, hang_s
+        self.models_status, self.health_status = models_status, health_status  # a failing one echoes the headers
         self.big_parts = big_stream(*big)  # built once: serving it costs only the writes
         self.default = default  # the fault of every request once the script is used up
         self.lock, self.stopping = threading.Lock(), threading.Event()
