@@ -164,9 +164,9 @@ def test_retry_after_parsing():
 
 def test_calls_without_index_and_whole_arguments_objects():
     reply = read_stream(iter([
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "a", "arguments": {"x": 1}}}]}}]}',
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "b", "arguments": "{\\"y\\""}}]}}]}',
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "finish_reason": "tool_calls"}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "a", "arguments": {"x": 1}}}]}}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "b", "arguments": "{\\"y\\""}}]}}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "finish_reason": "tool_calls"}]}',
     ]), time.perf_counter())
     assert reply.tool_calls() == [{"function": {"name": "a", "arguments": {"x": 1}}},
                                   {"function": {"name": "b", "arguments": '{"y": 2}'}}]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Iterable, Iterator
 
+import orjson  # strict (no NaN, lone surrogates or invalid UTF-8; nesting capped) and fast: replies are untrusted
+
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.models import ModelSpec, _typed
@@ -161,32 +163,39 @@ def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
     return body
 
 
-# Reading a reply. Each helper checks one field's type and raises BadResponse naming the field.
-
+# Reading a reply. Every field read is listed here with the types it may have (null always may be); an
+# object is checked against its list before any field is used. A new field (say `logprobs` of a choice)
+# is a line here and a reader in Reply.
+REPLY_FIELDS = {"choices": (list,), "usage": (dict,)}
+USAGE_FIELDS = {"prompt_tokens": (int,), "completion_tokens": (int,)}
+CHOICE_FIELDS = {"index": (int,), "delta": (dict,), "message": (dict,), "finish_reason": (str,)}
+PART_FIELDS = {"content": (str,), "reasoning_content": (str,), "reasoning": (str,), "tool_calls": (list,)}
+CALL_FIELDS = {"index": (int,), "id": (str,), "type": (str,), "function": (dict,)}
+FUNCTION_FIELDS = {"name": (str,), "arguments": (str, dict)}
 TYPE_WORDS = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
 
 
-def typed(obj: dict, key: str, types: tuple, where: str):
-    """obj[key] when it is missing, null or of `types` (bool is never an int); anything else is a surprise."""
-    value = obj.get(key)
-    if isinstance(value, str) and not value.isascii():
-        is_text(value, f"{where}.{key}")
-    if value is None or isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
-        return value
-    words = " or ".join(TYPE_WORDS.get(t, t.__name__) for t in types)
-    raise BadResponse(f"{where}.{key} is {type(value).__name__}, not {words}")
+def spot(where: tuple) -> str:
+    """A field's path for a message, ("choices", 0, "delta") -> choices[0].delta; built only on a failure."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".") or "the reply"
 
 
-def is_text(value, where: str) -> None:
-    """JSON may carry lone surrogates (\\ud800), which no UTF-8 file can hold: not text, so not an answer."""
-    try:
-        (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)).encode()
-    except UnicodeEncodeError as e:
-        raise BadResponse(f"{where} holds {e.object[e.start:e.end]!r}, a lone surrogate, not text") from None
+def checked(obj, fields: dict, *where) -> dict:
+    """obj, once it is an object whose listed fields are null or exactly of their types. Values come from
+    the JSON parser, so an exact type check suffices, and it keeps a bool from passing for an int."""
+    if type(obj) is not dict:
+        raise BadResponse(f"{spot(where)} is {type(obj).__name__}, not an object")
+    get = obj.get
+    for key, types in fields.items():
+        value = get(key)
+        if value is not None and type(value) not in types:
+            words = " or ".join(TYPE_WORDS[t] for t in types)
+            raise BadResponse(f"{spot((*where, key))} is {type(value).__name__}, not {words}")
+    return obj
 
 
 def token_count(usage: dict, key: str) -> int | None:
-    n = typed(usage, key, (int,), "usage")
+    n = usage.get(key)
     if n is not None and not 0 <= n < MAX_TOKEN_COUNT:
         raise BadResponse(f"usage.{key} is {n}, not a token count")
     return n
@@ -220,54 +229,42 @@ class Reply:
 
     def take(self, obj, key: str) -> None:
         """Fold in a response ("message") or a stream chunk ("delta"), checking every field read."""
-        if not isinstance(obj, dict):
-            raise BadResponse(f"a {type(obj).__name__} where a chat completion object belongs")
+        checked(obj, REPLY_FIELDS)
         if obj.get("error") is not None:
             raise BadResponse("server error")
-        usage = typed(obj, "usage", (dict,), "reply")
-        if usage:
+        if usage := obj.get("usage"):
+            checked(usage, USAGE_FIELDS, "usage")
             self.prompt_tokens = token_count(usage, "prompt_tokens")
             self.completion_tokens = token_count(usage, "completion_tokens")
-        for i, choice in enumerate(typed(obj, "choices", (list,), "reply") or []):
-            if not isinstance(choice, dict):
-                raise BadResponse(f"choices[{i}] is {type(choice).__name__}, not an object")
-            if typed(choice, "index", (int,), f"choices[{i}]") in (None, 0):
-                self.take_choice(choice, key, f"choices[{i}]")
+        for i, choice in enumerate(obj.get("choices") or ()):
+            checked(choice, CHOICE_FIELDS, "choices", i)
+            if choice.get("index") in (None, 0):
+                self.take_choice(choice, key, i)
 
-    def take_choice(self, choice: dict, key: str, where: str) -> None:
-        # one reader per field of a choice; `logprobs` would be read here the same way
-        part = typed(choice, key, (dict,), where) or {}
-        self.take_text(part, f"{where}.{key}")
-        for i, tc in enumerate(typed(part, "tool_calls", (list,), f"{where}.{key}") or []):
-            self.take_call(tc, f"{where}.{key}.tool_calls[{i}]")
-        finish = typed(choice, "finish_reason", (str,), where)
-        if finish is not None and len(finish) > MAX_FINISH_REASON:
-            raise BadResponse(f"{where}.finish_reason is {len(finish)} characters long")
-        self.finish_reason = finish or self.finish_reason
+    def take_choice(self, choice: dict, key: str, i: int) -> None:
+        if part := choice.get(key):
+            checked(part, PART_FIELDS, "choices", i, key)
+            self.keep(self.content, part.get("content"))
+            # mlx_lm.server and Ollama say `reasoning`, vLLM and SGLang `reasoning_content`
+            self.keep(self.reasoning, part.get("reasoning_content") or part.get("reasoning"))
+            for n, tc in enumerate(part.get("tool_calls") or ()):
+                self.take_call(tc, ("choices", i, key, "tool_calls", n))
+        if finish := choice.get("finish_reason"):
+            if len(finish) > MAX_FINISH_REASON:
+                raise BadResponse(f"choices[{i}].finish_reason is {len(finish)} characters long")
+            self.finish_reason = finish
 
-    def take_text(self, part: dict, where: str) -> None:
-        self.keep(self.content, typed(part, "content", (str,), where))
-        # mlx_lm.server and Ollama say `reasoning`, vLLM and SGLang `reasoning_content`
-        self.keep(self.reasoning, typed(part, "reasoning_content", (str,), where) or typed(part, "reasoning", (str,), where))
-
-    def take_call(self, tc, where: str) -> None:
+    def take_call(self, tc, where: tuple) -> None:
         # a call arrives whole or as deltas by index; arguments deltas are string pieces
-        if not isinstance(tc, dict):
-            raise BadResponse(f"{where} is {type(tc).__name__}, not an object")
-        typed(tc, "id", (str,), where)
-        typed(tc, "type", (str,), where)
-        fn = typed(tc, "function", (dict,), where) or {}
-        name = typed(fn, "name", (str,), f"{where}.function")
-        args = typed(fn, "arguments", (str, dict), f"{where}.function")
-        index = typed(tc, "index", (int,), where)
+        fn = checked(checked(tc, CALL_FIELDS, *where).get("function") or {}, FUNCTION_FIELDS, *where, "function")
+        name, args, index = fn.get("name"), fn.get("arguments"), tc.get("index")
         if index is None:
             index = len(self.calls) if name or not self.calls else max(self.calls)
         elif index < 0:
-            raise BadResponse(f"{where}.index is {index}, not a position")
+            raise BadResponse(f"{spot(where)}.index is {index}, not a position")
         call = self.calls.setdefault(index, Call())
         call.name = name or call.name
         if isinstance(args, dict):
-            is_text(args, f"{where}.function.arguments")
             call.whole, call.pieces = args, []
         elif args is not None:
             call.whole = None
@@ -296,48 +293,52 @@ class Reply:
                 for i in sorted(self.calls)] or None
 
 
-def parse_json(text: str):
+def parse_json(data: bytes | str):
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as e:  # RecursionError: a nesting bomb
-        raise BadResponse(f"not JSON: {type(e).__name__}") from None
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BadResponse(f"not JSON: {str(e)[:120]}") from None
 
 
-def read_json(text: str, limit: int = MAX_OUTPUT_BYTES) -> Reply:
+def text_of(data: bytes | str) -> str:
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+
+def read_json(body: bytes | str, limit: int = MAX_OUTPUT_BYTES) -> Reply:
     reply = Reply(limit=limit)
     try:
-        data = parse_json(text)
+        data = parse_json(body)
         if not isinstance(data, dict) or not ("choices" in data or "error" in data):
             raise BadResponse("not a chat completion")
         reply.take(data, "message")
     except BadResponse as e:
-        raise BadResponse(f"server sent an invalid reply ({e}): {excerpt(text)}") from None
+        raise BadResponse(f"server sent an invalid reply ({e}): {excerpt(text_of(body))}") from None
     return reply
 
 
-def read_stream(lines: Iterable[str], t0: float, limit: int = MAX_OUTPUT_BYTES) -> Reply:
+def read_stream(lines: Iterable[bytes], t0: float, limit: int = MAX_OUTPUT_BYTES) -> Reply:
     """Fold SSE `data:` lines into a Reply; stops early once the text reaches `limit`."""
-    reply, last = Reply(limit=limit), ""
+    reply, last = Reply(limit=limit), b""
     for line in lines:
-        if line.strip():
+        if line:
             last = line
-        if not line.startswith("data:"):
+        if not line.startswith(b"data:"):
             continue  # blank separators, ": keepalive" comments, event names
-        data = line[len("data:"):].strip()
-        if data == "[DONE]":
+        data = line[5:]  # the JSON parser skips the blank after "data:"
+        if len(data) < 16 and data.strip() == b"[DONE]":
             reply.done = True
             break
         try:
             reply.take(parse_json(data), "delta")
         except BadResponse as e:
-            raise BadResponse(f"invalid stream chunk ({e}): {excerpt(data)}") from None
+            raise BadResponse(f"invalid stream chunk ({e}): {excerpt(text_of(data))}") from None
         if reply.ttft_s is None and reply.has_output():
             reply.ttft_s = time.perf_counter() - t0
         if reply.truncated:
             return reply  # the rest of the reply is never read, so never held
     if not reply.done and reply.finish_reason is None:
         raise BadResponse(f"stream ended before the answer was complete (no finish_reason, no [DONE]); "
-                          f"last line: {excerpt(last)}")
+                          f"last line: {excerpt(text_of(last))}")
     return reply
 
 
@@ -349,31 +350,27 @@ def until(chunks: Iterable[bytes], deadline: float, limit_s: float) -> Iterator[
         yield chunk
 
 
-def decode(line: bytes, number: int) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BadResponse(f"line {number} of the stream is not UTF-8 (byte {e.start}): "
-                          f"{excerpt(line.decode('utf-8', 'replace'))}") from None
-
-
-def sse_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[str]:
-    """Lines of a byte stream split on LF (CRLF too): each byte read once, pieces of a long line joined once."""
+def sse_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
+    """Lines of a byte stream split on LF (CRLF too), as bytes: the JSON parser checks UTF-8 itself. Each
+    chunk's complete lines are split in one call; only the unfinished last line waits, as a list of pieces."""
     pending, pending_len, number = [], 0, 0
     for chunk in chunks:
-        pieces = chunk.split(b"\n")
-        for piece in pieces[:-1]:
-            if pending:
-                piece, pending, pending_len = b"".join(pending) + piece, [], 0
-            number += 1
-            yield decode(piece.removesuffix(b"\r"), number)
-        if pieces[-1]:
-            pending.append(pieces[-1])
-            pending_len += len(pieces[-1])
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            pending.append(chunk)
+            pending_len += len(chunk)
             if pending_len > max_line:
                 raise BadResponse(f"line {number + 1} of the stream is over {max_line} bytes (max_output_bytes)")
-    if pending:
-        yield decode(b"".join(pending).removesuffix(b"\r"), number + 1)
+            continue
+        block = b"".join([*pending, chunk[:end]]) if pending else chunk[:end]
+        pending, pending_len = ([chunk[end + 1:]], len(chunk) - end - 1) if end + 1 < len(chunk) else ([], 0)
+        lines = block.split(b"\n")
+        number += len(lines)
+        for line in lines:
+            yield line[:-1] if line.endswith(b"\r") else line
+    if pending_len:
+        line = b"".join(pending)
+        yield line[:-1] if line.endswith(b"\r") else line
 
 
 def read_body(chunks: Iterable[bytes], cap: int) -> bytes:
@@ -515,13 +512,7 @@ class OpenAIBackend(Backend):
                     raise BadResponse(f"HTTP {r.status_code} from {url}: {excerpt(head(chunks))}")
                 if "text/event-stream" in r.headers.get("content-type", ""):
                     return read_stream(sse_lines(chunks, s.max_body_bytes), t0, s.max_output_bytes)
-                raw = read_body(chunks, s.max_body_bytes)  # the server ignored `stream`
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise BadResponse(f"the reply body is not UTF-8 (byte {e.start}): "
-                                      f"{excerpt(raw.decode('utf-8', 'replace'))}") from None
-                return read_json(text, s.max_output_bytes)
+                return read_json(read_body(chunks, s.max_body_bytes), s.max_output_bytes)  # it ignored `stream`
         except httpx.TimeoutException as e:
             raise Retryable(f"timed out after {s.timeout_s:g} s waiting for {url} ({type(e).__name__})") from None
         except httpx.DecodingError as e:  # a body that does not decode as its Content-Encoding says
