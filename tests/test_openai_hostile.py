@@ -14,6 +14,7 @@ from harness import runner
 from harness.backends.openai import BadResponse, Reply, read_json, read_stream, sse_lines
 from harness.models import spec_from_entry
 from harness.results import read_records
+from harness.runner import case_seed
 from harness.suite import load_suite
 
 SUITE = load_suite(REFERENCE_SUITE)
@@ -134,24 +135,26 @@ def spec_for(srv: FaultServer, **options):
 
 
 def test_a_hostile_server_never_crashes_a_run_and_each_case_is_an_answer_or_a_backend_error(tmp_path):
-    samples = -(-len(SHAPES) // len(SUITE.cases))
-    script = [reply for _, reply, _ in SHAPES]
+    # each shape after a plain answer (None): the runner stops a run after a streak of backend errors
+    script = [reply for _, shape, _ in SHAPES for reply in (None, shape)]
+    samples = -(-len(script) // len(SUITE.cases))
     with FaultServer(script=script) as srv:  # past the script, plain answers
-        outcome = runner.run(SUITE, spec_for(srv, concurrency=4), tmp_path / "run", samples=samples, progress=False)
-    records = {(r["id"], r["sample"]): r for r in read_records(tmp_path / "run")}
+        outcome = runner.run(SUITE, spec_for(srv, concurrency=4, temperature=0.5), tmp_path / "run", samples=samples,
+                             progress=False)
+    records = {r.key: r for r in read_records(tmp_path / "run")}
     assert outcome.generated == len(records) == len(SUITE.cases) * samples
-    case_of = {json.dumps(c.messages, sort_keys=True): c.id for c in SUITE.cases}
-    for (name, _, expected), sent in zip(SHAPES, srv.bodies):  # the server saw requests in script order
-        r = records[(case_of[json.dumps(sent["messages"], sort_keys=True)], sent["seed"])]  # seed = 0 + sample
+    assert outcome.status == "partial"  # finished, with the backend errors not judged
+    request_of = {(json.dumps(c.messages, sort_keys=True), case_seed(0, c.id, n)): (c.id, n)
+                  for c in SUITE.cases for n in range(samples)}
+    sent = [records[request_of[json.dumps(b["messages"], sort_keys=True), b["seed"]]] for b in srv.bodies]
+    for (name, _, expected), r in zip(SHAPES, sent[1::2]):  # the server saw requests in script order
         if expected == "ok":
-            assert r["error"] is None and r["reason"] != "backend_error", (name, r["error"])
-            assert isinstance(r["output"], str)
+            assert r.error is None and r.reason != "backend_error", (name, r.error)
         else:
-            assert r["reason"] == "backend_error" and r["output"] == "", (name, r["output"][:100])
-            assert len(r["error"]) < 300 + 250, (name, len(r["error"]))  # an excerpt, never the whole reply
-            assert r["passed"] is False and r["level"] is None
-    for r in list(records.values())[len(SHAPES):]:
-        assert isinstance(r["output"], str)
+            assert r.reason == "backend_error" and r.output == "", (name, r.output[:100])
+            assert len(r.error) < 300 + 250, (name, len(r.error))  # an excerpt, never the whole reply
+            assert r.passed is False and r.level is None
+    assert all(r.error is None for r in sent[0::2])  # the plain answers between them
 
 
 @pytest.mark.parametrize("name, reply", [pytest.param(n, r, id=n) for n, r, e in SHAPES if e == "error"])

@@ -86,11 +86,11 @@ def test_a_server_echoing_the_key_everywhere_leaves_it_on_no_disk_and_no_stream(
     assert srv.auth == {f"Bearer {KEY}"}  # the key was sent
     assert all(b.get("messages") for b in srv.bodies)
     records = read_records(run_dir)
-    errors = [rec for rec in records if rec["error"]]
+    errors = [rec for rec in records if rec.error]
     assert len(records) == 20 and len(errors) == 3  # 400, 500 twice (retried once), SSE error; the last 500 recovers
-    assert all(MARK in rec["error"] for rec in errors)
-    echoed = [rec for rec in records if MARK in rec["output"]]
-    assert len(echoed) == 1 and MARK in json.dumps(echoed[0]["tool_calls"])  # content and call arguments
+    assert all(MARK in rec.error for rec in errors)
+    echoed = [rec for rec in records if MARK in rec.output]
+    assert len(echoed) == 1 and MARK in json.dumps(echoed[0].tool_calls)  # content and call arguments
     for path in run_dir.iterdir():
         assert_no_leak(path.read_text(), path.name)
     for name, text in (("run stdout", r.stdout), ("run stderr", r.stderr), ("report stdout", report.stdout),
@@ -104,7 +104,7 @@ def test_a_load_failure_that_echoes_the_key_prints_it_nowhere(tmp_path, monkeypa
     with FaultServer(models_status=404, health_status=404) as srv:
         r = run_cli("run", str(REFERENCE_SUITE), "--model", "echo", "--models", write_models(tmp_path, srv),
                     "--run-dir", str(tmp_path / "run"))
-    assert r.returncode == 2 and "no OpenAI-compatible server answers" in r.stderr, r.stderr
+    assert r.returncode == 3 and "no OpenAI-compatible server answers" in r.stderr, r.stderr  # backend unavailable
     assert MARK in r.stderr and "Traceback" not in r.stderr
     assert_no_leak(r.stdout + r.stderr, "output")
     for path in (tmp_path / "run").glob("*"):

@@ -25,15 +25,16 @@ from typing import Iterable, Iterator
 import orjson  # strict (no NaN, lone surrogates or invalid UTF-8; nesting capped) and fast: replies are untrusted
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
-from harness.errors import InputError
+from harness.errors import BackendUnavailable, InputError
 from harness.models import ModelSpec, _typed
 from harness.secrets import header_secrets, redact, redact_obj, register_secret
-from harness.suite import Case, openai_tools
+from harness.suite import openai_tools
 
 EXCERPT_CHARS = 300
 HEAD_BYTES = 8192  # of an error body: enough for the excerpt, never the whole of a gigantic one
 MAX_WAIT_S = 60.0  # cap on one backoff or Retry-After, so one case never stalls a run for long
-MAX_OUTPUT_BYTES = 8 * 1024 * 1024  # default cap on one case's text (content, reasoning, call arguments)
+MAX_OUTPUT_BYTES = 4_000_000  # default cap on one case's text (content, reasoning, call arguments): no more than
+                              # a record keeps (scoring.MAX_OUTPUT_CHARS), so nothing is held only to be cut
 MAX_TOKEN_COUNT = 2 ** 53  # a usage count above this is not a count
 MAX_FINISH_REASON = 64
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -149,9 +150,10 @@ def wire_messages(messages: list[dict]) -> list[dict]:
             for m in messages]
 
 
-def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
+def request_body(spec: ModelSpec, s: Settings, request: Request) -> dict:
+    case, seed = request.case, request.seed if request.seed is not None else spec.seed + request.sample
     body = {"model": s.model, "messages": wire_messages(case.messages), "temperature": spec.temperature,
-            "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed + sample,
+            "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": seed,
             "stream": True, "stream_options": {"include_usage": True}}
     if case.tools:
         body["tools"] = openai_tools(case.tools)
@@ -441,9 +443,10 @@ class OpenAIBackend(Backend):
                     problems.append(f"GET {url}: HTTP {r.status_code} {excerpt(head(r.iter_bytes()))}")
             except httpx.HTTPError as e:
                 problems.append(f"GET {url}: {type(e).__name__}: {e}")
-        raise InputError(redact(f"{self.spec.source}: no OpenAI-compatible server answers at {self.settings.base_url} "
-                                f"({'; '.join(problems)}); start the server (e.g. `python -m mlx_lm server --model "
-                                f"PATH --port 8080`, `vllm serve MODEL`) or fix 'base_url'"))
+        raise BackendUnavailable(redact(
+            f"{self.spec.source}: no OpenAI-compatible server answers at {self.settings.base_url} "
+            f"({'; '.join(problems)}); start the server (e.g. `python -m mlx_lm server --model PATH --port 8080`, "
+            f"`vllm serve MODEL`) or fix 'base_url'"))
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="harness-openai")
@@ -471,7 +474,7 @@ class OpenAIBackend(Backend):
 
     def attempt_all(self, request: Request, gen: Generation) -> None:
         s = self.settings
-        body = request_body(self.spec, s, request.case, request.sample)
+        body = request_body(self.spec, s, request)
         prompt = {k: body.get(k) for k in ("messages", "tools", "chat_template_kwargs")}
         gen.prompt_sha256 = hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest()
         wait = 0.0
