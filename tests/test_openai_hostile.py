@@ -4,7 +4,6 @@ either a valid generation or a backend error with a short excerpt, and the other
 import json
 import time
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,27 +151,10 @@ def test_a_hostile_server_never_crashes_a_run_and_each_case_is_an_answer_or_a_ba
             assert r.error is None and r.reason != "backend_error", (name, r.error)
         else:
             assert r.reason == "backend_error" and r.output == "", (name, r.output[:100])
+            assert "unexpected failure" not in r.error, (name, r.error)  # a check foresaw it, no catch-all
             assert len(r.error) < 300 + 250, (name, len(r.error))  # an excerpt, never the whole reply
             assert r.passed is False and r.level is None
     assert all(r.error is None for r in sent[0::2])  # the plain answers between them
-
-
-@pytest.mark.parametrize("name, reply", [pytest.param(n, r, id=n) for n, r, e in SHAPES if e == "error"])
-def test_each_malformed_shape_is_a_backend_error_naming_what_was_wrong(name, reply):
-    from harness.backends.base import Request
-    from harness.backends.openai import OpenAIBackend
-
-    with FaultServer(script=[reply]) as srv:
-        backend = OpenAIBackend(spec_for(srv))
-        backend.load()
-        try:
-            t0 = time.perf_counter()
-            gen = next(iter(backend.generate([Request(SUITE.cases[0])])))
-        finally:
-            backend.close()
-    assert gen.error and gen.output == "" and gen.tool_calls is None, name
-    assert "unexpected failure" not in gen.error, gen.error  # foreseen by a check, not caught as a surprise
-    assert time.perf_counter() - t0 < 2.0  # reply_timeout_s cuts an endless reply off
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -212,7 +194,7 @@ def assert_well_formed(reply: Reply) -> None:
     assert reply.finish_reason is None or isinstance(reply.finish_reason, str)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(CHUNK, max_size=6), st.booleans())
 def test_any_stream_of_json_chunks_is_a_reply_or_a_bad_response(chunks, done):
     lines = [f"data: {json.dumps(c)}".encode() for c in chunks] + ([b"data: [DONE]"] if done else [])
@@ -224,7 +206,7 @@ def test_any_stream_of_json_chunks_is_a_reply_or_a_bad_response(chunks, done):
     assert_well_formed(reply)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.one_of(CHUNK.map(json.dumps), st.text(max_size=60)))
 def test_any_whole_body_is_a_reply_or_a_bad_response(text):
     try:
@@ -233,7 +215,7 @@ def test_any_whole_body_is_a_reply_or_a_bad_response(text):
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.binary(max_size=40) | st.sampled_from([b"\n", b"\r\n", b"data: x"]), max_size=8), st.data())
 def test_line_splitting_does_not_depend_on_where_the_chunks_break(pieces, data):
     raw = b"".join(pieces)

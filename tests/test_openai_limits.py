@@ -72,7 +72,8 @@ def test_a_reply_that_never_finishes_is_cut_off_and_not_retried():
                                         ({"max_output_bytes": "4MB"}, "max_output_bytes"),
                                         ({"reply_timeout_s": 0}, "reply_timeout_s"),
                                         ({"headers": {"x-api-key": 5}}, "x-api-key"),
-                                        ({"headers": ["x-api-key"]}, "headers")])
+                                        ({"headers": ["x-api-key"]}, "headers"),
+                                        ({"headers": {"Authorization": "Bearer sk-literal"}}, "Authorization.*\\$\\{NAME\\}")])
 def test_bad_limit_and_header_options_are_input_errors_naming_the_key(bad, named):
     with FaultServer() as srv, pytest.raises(InputError, match=named):
         OpenAIBackend(spec_from_entry("lim", {"backend": "openai", "base_url": srv.base_url, "model": "m", **bad},

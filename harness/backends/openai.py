@@ -27,7 +27,7 @@ import orjson  # strict (no NaN, lone surrogates or invalid UTF-8; nesting cappe
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import BackendUnavailable, InputError
 from harness.models import ModelSpec, _typed
-from harness.secrets import header_secrets, redact, redact_obj, register_secret
+from harness.secrets import SENSITIVE_HEADERS, header_secrets, redact, redact_obj, register_secret
 from harness.suite import openai_tools
 
 EXCERPT_CHARS = 300
@@ -93,9 +93,13 @@ def read_settings(spec: ModelSpec) -> Settings:
                          f"and backoff_s >= 0")
     if s.max_output_bytes < 1:
         raise InputError(f"{where}: 'max_output_bytes' must be a positive number of bytes, got {s.max_output_bytes}")
-    bad = [k for k, v in s.headers.items() if not isinstance(v, str)]
-    if bad:
-        raise InputError(f"{where}: header '{bad[0]}' in 'headers' must be a string, such as \"Bearer ${{MY_KEY}}\"")
+    for name, value in s.headers.items():
+        if not isinstance(value, str):
+            raise InputError(f"{where}: header '{name}' in 'headers' must be a string, such as \"Bearer ${{MY_KEY}}\"")
+        # models.toml is copied into manifests and shared: a credential in it would travel with them
+        if name.lower() in SENSITIVE_HEADERS and not ENV_REF.search(value):
+            raise InputError(f"{where}: header '{name}' holds a credential written out; put it in an environment "
+                             f"variable and write \"${{NAME}}\" (or \"Bearer ${{NAME}}\") instead")
     return s
 
 
@@ -375,29 +379,30 @@ def sse_lines(chunks: Iterable[bytes], max_line: int) -> Iterator[bytes]:
         yield line[:-1] if line.endswith(b"\r") else line
 
 
-def read_body(chunks: Iterable[bytes], cap: int) -> bytes:
-    parts, size = [], 0
-    for chunk in chunks:
-        parts.append(chunk)
-        size += len(chunk)
-        if size > cap:
-            raise BadResponse(f"the reply body is over {cap} bytes (raise max_output_bytes to accept it)")
-    return b"".join(parts)
-
-
-def head(chunks: Iterable[bytes], n: int = HEAD_BYTES) -> str:
-    """The first n bytes of an error body, as text for an excerpt; the rest is never read."""
+def first_bytes(chunks: Iterable[bytes], n: int) -> bytes:
+    """A body's first n bytes (or a little more), reading no further: the rest is never held."""
     parts, size = [], 0
     for chunk in chunks:
         parts.append(chunk)
         size += len(chunk)
         if size >= n:
             break
-    return b"".join(parts)[:n].decode("utf-8", "replace")
+    return b"".join(parts)
+
+
+def read_body(chunks: Iterable[bytes], cap: int) -> bytes:
+    body = first_bytes(chunks, cap + 1)
+    if len(body) > cap:
+        raise BadResponse(f"the reply body is over {cap} bytes (raise max_output_bytes to accept it)")
+    return body
+
+
+def head(chunks: Iterable[bytes]) -> str:
+    """The start of an error body, as text for an excerpt."""
+    return first_bytes(chunks, HEAD_BYTES)[:HEAD_BYTES].decode("utf-8", "replace")
 
 
 class OpenAIBackend(Backend):
-    name = "openai"
     option_keys = ("base_url", "model", "api_key_env", "concurrency", "timeout_s", "reply_timeout_s", "max_retries",
                    "backoff_s", "max_output_bytes", "extra_body", "headers")
     required_keys = ("base_url", "model")
