@@ -68,6 +68,12 @@ def test_a_reply_that_never_finishes_is_cut_off_and_not_retried():
     assert "not finished after 0.5 s (reply_timeout_s)" in gen.error and srv.requests == 1 and gen.output == ""
 
 
+def test_a_stream_of_empty_chunks_is_cut_off_once_it_carries_far_more_bytes_than_text():
+    empty = b'data: {"choices": []}\n\n' * 500
+    gen, _ = generate(Canned([empty] * 200 + [b"data: [DONE]\n\n"]), max_output_bytes=1000)  # 2.4 MB of nothing
+    assert gen.output == "" and "went on past 1112576 bytes" in gen.error  # 64 x 1000 + 1 MiB
+
+
 @pytest.mark.parametrize("bad, named", [({"max_output_bytes": 0}, "max_output_bytes"),
                                         ({"max_output_bytes": "4MB"}, "max_output_bytes"),
                                         ({"reply_timeout_s": 0}, "reply_timeout_s"),

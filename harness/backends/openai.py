@@ -71,6 +71,11 @@ class Settings:
         # JSON escaping can double the text, and a reply carries more than the text
         return 2 * self.max_output_bytes + 1024 * 1024
 
+    @property
+    def max_wire_bytes(self) -> int:
+        # a stream wraps each token's text in a chunk of ~200 bytes; past this it is padding, not an answer
+        return 64 * self.max_output_bytes + 1024 * 1024
+
 
 def read_settings(spec: ModelSpec) -> Settings:
     o, where = spec.options, spec.source
@@ -225,6 +230,7 @@ class Reply:
     content: list = field(default_factory=list)
     reasoning: list = field(default_factory=list)
     calls: dict = field(default_factory=dict)  # index -> Call
+    top: int = -1  # the highest call index yet, so a call without an index finds its place in O(1)
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -265,9 +271,10 @@ class Reply:
         fn = checked(checked(tc, CALL_FIELDS, *where).get("function") or {}, FUNCTION_FIELDS, *where, "function")
         name, args, index = fn.get("name"), fn.get("arguments"), tc.get("index")
         if index is None:
-            index = len(self.calls) if name or not self.calls else max(self.calls)
+            index = self.top + 1 if name or not self.calls else self.top  # a name starts a new call
         elif index < 0:
             raise BadResponse(f"{spot(where)}.index is {index}, not a position")
+        self.top = max(self.top, index)
         call = self.calls.setdefault(index, Call())
         call.name = name or call.name
         if isinstance(args, dict):
@@ -348,11 +355,15 @@ def read_stream(lines: Iterable[bytes], t0: float, limit: int = MAX_OUTPUT_BYTES
     return reply
 
 
-def until(chunks: Iterable[bytes], deadline: float, limit_s: float) -> Iterator[bytes]:
-    """The chunks of a body, cut off once the whole reply has taken longer than limit_s."""
+def until(chunks: Iterable[bytes], deadline: float, limit_s: float, max_bytes: int) -> Iterator[bytes]:
+    """The chunks of a body, cut off once the whole reply has taken longer than limit_s or sent max_bytes."""
+    size = 0
     for chunk in chunks:
+        size += len(chunk)
         if time.perf_counter() > deadline:
             raise BadResponse(f"the reply was not finished after {limit_s:g} s (reply_timeout_s)")
+        if size > max_bytes:
+            raise BadResponse(f"the reply went on past {max_bytes} bytes without reaching max_output_bytes of text")
         yield chunk
 
 
@@ -512,7 +523,7 @@ class OpenAIBackend(Backend):
         deadline = t0 + s.reply_timeout_s
         try:
             with self.client.stream("POST", url, json=body) as r:
-                chunks = until(r.iter_bytes(), deadline, s.reply_timeout_s)
+                chunks = until(r.iter_bytes(), deadline, s.reply_timeout_s, s.max_wire_bytes)
                 if r.status_code == 429 or r.status_code >= 500:
                     raise Retryable(f"HTTP {r.status_code} from {url}: {excerpt(head(chunks))}",
                                     retry_after_s(r.headers.get("retry-after")))
