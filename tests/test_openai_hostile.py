@@ -7,7 +7,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REFERENCE_SUITE
+from conftest import REFERENCE_SUITE, run_cli
 from fault_server import Canned, FaultServer
 from harness import runner
 from harness.backends.openai import BadResponse, Reply, read_json, read_stream, sse_lines
@@ -155,6 +155,20 @@ def test_a_hostile_server_never_crashes_a_run_and_each_case_is_an_answer_or_a_ba
             assert len(r.error) < 300 + 250, (name, len(r.error))  # an excerpt, never the whole reply
             assert r.passed is False and r.level is None
     assert all(r.error is None for r in sent[0::2])  # the plain answers between them
+
+
+def test_a_real_harness_run_against_a_hostile_server_ends_normally(tmp_path):
+    picked = [shape for name, shape, expected in SHAPES if expected == "error"][::6]
+    script = [reply for shape in picked for reply in (None, shape)]
+    with FaultServer(script=script) as srv:
+        models = tmp_path / "models.toml"
+        models.write_text(f'[models.hostile]\nbackend = "openai"\nbase_url = "{srv.base_url}"\nmodel = "m"\n'
+                          f'max_retries = 0\nreply_timeout_s = 0.5\nmax_output_bytes = 100000\n')
+        r = run_cli("run", str(REFERENCE_SUITE), "--model", "hostile", "--models", str(models),
+                    "--run-dir", str(tmp_path / "run"))
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    records = read_records(tmp_path / "run")
+    assert len(records) == 20 and sum(rec.reason == "backend_error" for rec in records) == len(picked)
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
