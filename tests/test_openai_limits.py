@@ -74,6 +74,12 @@ def test_a_stream_of_empty_chunks_is_cut_off_once_it_carries_far_more_bytes_than
     assert gen.output == "" and "went on past 1112576 bytes" in gen.error  # 64 x 1000 + 1 MiB
 
 
+def test_the_whole_reply_limit_follows_timeout_s_unless_set():
+    trickle = Canned([chunk({"content": "a"}), *[b": keepalive\n\n"] * 400], pause_s=0.01)
+    gen, _ = generate(trickle, timeout_s=0.3)
+    assert "not finished after 1.5 s (reply_timeout_s)" in gen.error
+
+
 @pytest.mark.parametrize("bad, named", [({"max_output_bytes": 0}, "max_output_bytes"),
                                         ({"max_output_bytes": "4MB"}, "max_output_bytes"),
                                         ({"reply_timeout_s": 0}, "reply_timeout_s"),

@@ -59,7 +59,7 @@ class Settings:
     api_key_env: str | None = None
     concurrency: int = 1
     timeout_s: float = 120.0  # longest wait to connect or for the next bytes of a reply
-    reply_timeout_s: float = 600.0  # longest wait for a whole reply (a server may trickle bytes forever)
+    reply_timeout_s: float = 600.0  # longest wait for a whole reply (a server may trickle bytes forever); 5 x timeout_s
     max_retries: int = 4
     backoff_s: float = 1.0  # first retry waits about this long, doubling after
     max_output_bytes: int = MAX_OUTPUT_BYTES
@@ -87,7 +87,7 @@ def read_settings(spec: ModelSpec) -> Settings:
     s = Settings(base_url=get("base_url", str, "").rstrip("/"), model=get("model", str, ""),
                  api_key_env=get("api_key_env", str, None) if "api_key_env" in o else None,
                  concurrency=get("concurrency", int, 1), timeout_s=timeout_s,
-                 reply_timeout_s=float(get("reply_timeout_s", (int, float), max(600.0, 5 * timeout_s))),
+                 reply_timeout_s=float(get("reply_timeout_s", (int, float), 5 * timeout_s)),
                  max_retries=get("max_retries", int, 4), backoff_s=float(get("backoff_s", (int, float), 1.0)),
                  max_output_bytes=get("max_output_bytes", int, MAX_OUTPUT_BYTES),
                  extra_body=get("extra_body", dict, {}), headers=get("headers", dict, {}))
