@@ -23,9 +23,16 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every command is listed; only `command`'s module is imported to add its arguments."""
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluate LLM tool calling: does the model call "
+    parser = Parser(prog="harness", description="Evaluate LLM tool calling: does the model call "
                                      "tools when it should, answer directly when it should, and at what cost?")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

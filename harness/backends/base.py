@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from harness.models import ModelSpec
+from harness.options import Option
 from harness.suite import Case
 
 
@@ -44,10 +45,12 @@ class LoadInfo:
 
 
 class Backend(ABC):
-    """Subclass, declare `option_keys`, and implement load() and generate(). Use as a context manager:
+    """Subclass, declare `options`, and implement load() and generate(). Use as a context manager:
     close() runs however the run ends."""
 
-    option_keys: tuple[str, ...] = ()  # keys a models.toml entry may carry for this backend
+    options: dict[str, Option] = {}  # keys a models.toml entry may carry for this backend, with types and ranges
+    # the first plugin API, still accepted: keys without types (their values are the backend's to check)
+    option_keys: tuple[str, ...] = ()
     required_keys: tuple[str, ...] = ()
     # Whether a streak of backend errors means the backend is gone (a server) rather than a fixed fact
     # about some cases (replay without a recorded output): only then does a failing run stop early.
@@ -55,6 +58,10 @@ class Backend(ABC):
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
+
+    @classmethod
+    def declared_options(cls) -> dict[str, Option]:
+        return cls.options or {k: Option(object, required=k in cls.required_keys) for k in cls.option_keys}
 
     def __enter__(self) -> "Backend":
         return self

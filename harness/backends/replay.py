@@ -9,6 +9,7 @@ from typing import Iterator
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.options import Option
 from harness.results import RESULTS, read_manifest
 
 # Measurements copied from a recorded run so a re-scored report keeps them.
@@ -29,8 +30,7 @@ def read_replay_file(path: Path) -> dict[tuple[str, int], dict]:
 
 class ReplayBackend(Backend):
     can_become_unavailable = False  # a missing recorded output stays missing; no server to wait for
-    option_keys = ("file",)
-    required_keys = ("file",)
+    options = {"file": Option(str, "JSONL of {id, output} or a run's results.jsonl", required=True)}
 
     def load(self) -> LoadInfo:
         path = Path(self.spec.options["file"])
