@@ -11,7 +11,8 @@ from conftest import REFERENCE_SUITE, ROOT, run_cli
 from fault_server import GARBAGE, FaultServer, answer_text
 from harness import runner
 from harness.backends.base import Request
-from harness.backends.openai import OpenAIBackend, Reply, read_stream, retry_after_s, wire_messages
+from harness.backends.openai import OpenAIBackend, retry_after_s, wire_messages
+from harness.backends.openai_reply import Reply, read_stream
 from harness.errors import BackendUnavailable, InputError
 from harness.models import spec_from_entry
 from harness.results import read_manifest, read_records

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from conftest import REFERENCE_SUITE, run_cli
 from fault_server import Canned, FaultServer
 from harness import runner
-from harness.backends.openai import BadResponse, Reply, read_json, read_stream, sse_lines
+from harness.backends.openai_reply import BadResponse, Reply, read_json, read_stream, sse_lines
 from harness.models import spec_from_entry
 from harness.results import read_records
 from harness.runner import case_seed
