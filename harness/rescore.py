@@ -23,7 +23,7 @@ def generation_of(record: Record) -> Generation:
 
 def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int]:
     """Writes `out`; returns its manifest and how many records had no case in the suite (left out)."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, views=False)  # whole outputs: they are detected again
     if run.manifest is None:
         raise InputError(f"{run_dir}: no manifest.json; give a run folder written by `harness run`")
     by_id = {c.id: c for c in suite.cases}

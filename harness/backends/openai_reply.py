@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-import orjson  # strict (no NaN, lone surrogates or invalid UTF-8; nesting capped) and fast: replies are untrusted
+import msgspec
 
 from harness.secrets import redact
 
@@ -160,10 +160,14 @@ class Reply:
                 for i in sorted(self.calls)] or None
 
 
+# strict (no NaN, lone surrogates, invalid UTF-8 or numbers out of range) and fast: replies are untrusted
+JSON = msgspec.json.Decoder()
+
+
 def parse_json(data: bytes | str):
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as e:
+        return JSON.decode(data)
+    except (msgspec.DecodeError, RecursionError) as e:  # RecursionError: a nesting bomb
         raise BadResponse(f"not JSON: {str(e)[:120]}") from None
 
 
