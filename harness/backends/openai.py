@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
-from harness.backends.base import Backend, Generation, LoadInfo, Request
-from harness.backends.openai_reply import (MAX_OUTPUT_BYTES, BadResponse, Reply, excerpt, head, read_body, read_json,
-                                           read_stream, sse_lines, until)
+from harness.backends.base import Backend, CallProbe, Generation, LoadInfo, Request
+from harness.backends.openai_reply import (MAX_OUTPUT_BYTES, BadResponse, Reply, excerpt, head, parse_json, read_body,
+                                           read_json, read_stream, sse_lines, until)
 from harness.errors import BackendUnavailable, InputError
 from harness.models import ModelSpec
 from harness.options import Option
 from harness.secrets import SENSITIVE_HEADERS, header_secrets, redact, redact_obj, register_secret
 from harness.suite import openai_tools
 
+PROBE_TOP_LOGPROBS = 20  # the most OpenAI's API allows
 MAX_WAIT_S = 60.0  # cap on one backoff or Retry-After, so one case never stalls a run for long
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -136,9 +137,10 @@ def wire_messages(messages: list[dict]) -> list[dict]:
 
 
 def request_body(spec: ModelSpec, s: Settings, request: Request) -> dict:
+    """The request for a case: its messages, then a rollout's turns so far (`request.messages`)."""
     case, seed = request.case, request.seed if request.seed is not None else spec.seed + request.sample
-    body = {"model": s.model, "messages": wire_messages(case.messages), "temperature": spec.temperature,
-            "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": seed,
+    body = {"model": s.model, "messages": wire_messages(request.messages),
+            "temperature": spec.temperature, "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": seed,
             "stream": True, "stream_options": {"include_usage": True}}
     if case.tools:
         body["tools"] = openai_tools(case.tools)
@@ -164,6 +166,8 @@ class OpenAIBackend(Backend):
         "backoff_s": Option((int, float), "first retry wait, doubling after", min=0),
         "max_output_bytes": Option(int, "most bytes of text kept per case; the rest is cut off and flagged", min=1),
         "extra_body": Option(dict, "extra request fields passed through"),
+        "call_marker": Option(str, "the text that starts a call (e.g. <tool_call>): harness probe reads its "
+                                   "first-token probability from the server's logprobs"),
     }
 
     def identity(self) -> dict:
@@ -292,6 +296,33 @@ class OpenAIBackend(Backend):
 
     def generation_details(self) -> dict:
         return redact_obj(self.details)
+
+    def probe(self, requests: list[Request]) -> list[CallProbe]:
+        """p_call from the first token's logprobs (issue 17), one 1-token request per case; n/a with the reason
+        where the server returns none or no call_marker (the text that starts a call) is configured."""
+        import httpx
+
+        from harness.probe import first_token_p_call
+
+        marker = self.spec.options.get("call_marker", "")
+        out = []
+        for r in requests:
+            if not marker:
+                out.append(CallProbe(r.case.id, r.sample, None, na=f"set call_marker (the text that starts a call, "
+                                     f"e.g. \"<tool_call>\") in {self.spec.source} to probe this server"))
+                continue
+            body = {**request_body(self.spec, self.settings, r), "stream": False, "max_tokens": 1,
+                    "logprobs": True, "top_logprobs": PROBE_TOP_LOGPROBS}
+            body.pop("stream_options")
+            try:
+                reply = self.client.post(f"{self.settings.base_url}/chat/completions", json=body)
+                p_call, top, na = first_token_p_call(parse_json(reply.content) if reply.status_code < 400 else None,
+                                                     marker)  # parse_json: the strict parser replies get
+                na = na if reply.status_code < 400 else f"HTTP {reply.status_code}: {excerpt(reply.text)}"
+            except (httpx.HTTPError, BadResponse) as e:
+                p_call, top, na = None, [], f"{type(e).__name__}: {excerpt(str(e))}"
+            out.append(CallProbe(r.case.id, r.sample, p_call, na=na, marker=marker, top_tokens=top))
+        return out
 
     def close(self) -> None:
         if hasattr(self, "client"):
