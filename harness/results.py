@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.secrets import redact
 from harness.userfiles import check_file, read_json
 import msgspec
 
@@ -153,7 +154,7 @@ class RecordWriter:
 
     def write(self, record: Record) -> None:
         try:
-            self.f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            self.f.write(redact(json.dumps(record.to_json(), ensure_ascii=False)) + "\n")
             self.f.flush()
             if time.perf_counter() - self.synced >= FSYNC_EVERY_S:
                 os.fsync(self.f.fileno())
@@ -194,7 +195,7 @@ def write_manifest(run_dir: str | Path, manifest: Manifest) -> None:
     path = Path(run_dir) / MANIFEST
     tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
+        tmp.write_text(redact(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False)))
         os.replace(tmp, path)  # never leave a half-written manifest
     except OSError as e:
         raise RunWriteError(_os_error(path, e)) from None

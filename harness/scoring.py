@@ -90,6 +90,8 @@ def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detec
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if len(gen.output) > max_output_chars:
         record.extra["output_truncated"] = {"kept_chars": max_output_chars, "original_chars": len(gen.output)}
+    elif gen.truncated_output:  # cut while reading, so the original length is unknown
+        record.extra["output_truncated"] = {"kept_chars": len(gen.output), "original_chars": None}
     return record
 
 

@@ -41,6 +41,7 @@ class Generation:
     timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
     sampler: dict | None = None  # the settings a recorded output was generated with (replay)
+    truncated_output: bool = False  # the backend stopped reading a reply past its size limit
 
 
 @dataclass
