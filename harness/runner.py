@@ -27,7 +27,8 @@ from harness.suite import Suite
 STOP_AFTER_CONSECUTIVE_ERRORS = 10
 STOP_IF_FIRST_ALL_FAIL = 5
 # Settings that change what a run measures; a resume must match them all (batch size and concurrency do not).
-NOT_IDENTITY_OPTIONS = ("batch_size", "concurrency", "suite")  # replay's suite path: suite_sha256 covers it
+NOT_IDENTITY_OPTIONS = ("batch_size", "concurrency", "suite", "headers", "timeout_s", "reply_timeout_s", "max_retries",
+                        "backoff_s")  # how to reach a backend, not what it measures; suite_sha256 covers the suite
 
 
 @dataclass
