@@ -1,16 +1,17 @@
 """Tool-call detection in raw model output, in any known format (stdlib only).
 
 detect(text, tools) removes reasoning, runs the format cascade on what is visible, and labels
-near misses (calls inside reasoning, fenced or quoted calls)."""
+near misses (calls inside reasoning, fenced or quoted calls). Format modules live in formats/;
+the machinery (cascade, readers, values, reasoning, prose) beside this file."""
 from itertools import islice
 
 from harness.detect.base import Detection, ToolCall
 from harness.detect.cascade import first_marker, scan
-from harness.detect.reasoning import split_reasoning, tag_positions
+from harness.detect.reasoning import REASONING_PAIRS, split_reasoning, tag_positions
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
-from harness.detect.values import schema_from_tools
+from harness.detect.values import prepared_schema
 
-__all__ = ["Detection", "ToolCall", "detect"]
+__all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
 
 
 def detect(text: str, tools: list[dict] | None = None) -> Detection:
@@ -18,10 +19,11 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
     try:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        schema = schema_from_tools(tools)
+        schema = prepared_schema(tools)
         split = split_reasoning(text)
-        tagged = split.reasoning or split.unfinished is not None
-        found = (_tag_inside_call(text, schema) if tagged else None) or scan(split.visible, schema)
+        if split.visible is text and split.unfinished is None:
+            return scan(text, schema)
+        found = _tag_inside_call(text, schema) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
                 found.near_miss = IN_UNFINISHED_REASONING
