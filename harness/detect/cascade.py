@@ -73,6 +73,7 @@ for _fmt in REGISTRY:
 _WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
 MARKERS = re.compile(alternation(OWNERS))
 _MAX_DECLINED = 64  # parser calls that read nothing, for text full of mentioned markers
+_FENCES_CHECKED = 16  # fences looked into for the near-miss label
 
 
 def first_marker(text: str) -> int:
@@ -114,7 +115,7 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             if got is not None:
                 return got.detection
     if near_misses:
-        for f in regions:
+        for f in regions[:_FENCES_CHECKED]:
             if scan(text[f.body_start:f.body_end], schema, near_misses=False).outcome != "none":
                 return Detection(near_miss=FENCED)
         if json_call_in_prose(text):

@@ -17,7 +17,7 @@ _CONTENT = re.compile(r"[ \t]*\n?[ \t]*" + re.escape(_CONTENT_TOKEN))
 
 def _segments(text: str, i: int):
     """(calls, malformed, read_everything, end) for the segments from i."""
-    calls, bad, end = [], False, i
+    calls, end = [], i
     while i >= 0:
         m = _HEADER.match(text, i)
         if not m:
@@ -29,11 +29,12 @@ def _segments(text: str, i: int):
             calls.append(ToolCall(name, {"code": body.strip()}))
         elif name != "all":
             args, after = arguments_at(text, m.end())
-            end = after if args is not None else end
             calls.append(ToolCall(name, args))
-            bad = bad or args is None
+            if args is None:
+                return calls, True, False, len(text)
+            end = after
         i = nxt
-    return calls, bad, skip_ws(text, end) >= len(text), end
+    return calls, False, skip_ws(text, end) >= len(text), end
 
 
 def _tagged(text, i, schema):

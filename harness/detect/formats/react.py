@@ -6,7 +6,7 @@ from harness.detect.base import ToolCall
 from harness.detect.json_calls import arguments_at
 from harness.detect.spec import Format, result
 
-_STEP = re.compile(r"Action:[ \t]*([^\n`]+?)[ \t]*\n[ \t]*Action Input:[ \t]*")
+_STEP = re.compile(r"Action:[ \t]*([^\n`]{1,200}?)[ \t]*\n[ \t]*Action Input:[ \t]*")  # names are short
 _STOP = re.compile(r"\n\s*(?:Observation|Thought|Action):")
 
 
