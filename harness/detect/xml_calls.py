@@ -143,17 +143,19 @@ def _params(text: str, p: int, d: Dialect, schema, name: str, stops) -> tuple[di
         return None, (close + len(d.call_close) if close >= 0 else n)
 
 
-def _structural(text: str, k: int, d: Dialect, stops) -> bool:
-    """Whether structure follows the closer ending at k (closers written twice are skipped)."""
-    n = len(text)
+def _past_closers(text: str, k: int, d: Dialect) -> int:
+    """k, or past the closers written again right after the one ending at k."""
     while True:
-        k = skip_ws(text, k)
-        if k >= n or text.startswith((d.param_prefix, d.call_close[:-1]) + stops, k):
-            return True
-        again = closer_end(text, k, d.param_close)
+        again = closer_end(text, skip_ws(text, k), d.param_close)
         if again < 0:
-            return False
+            return k
         k = again
+
+
+def _structural(text: str, k: int, d: Dialect, stops) -> bool:
+    """Whether structure follows position k: the text's end, a parameter, the call's end."""
+    k = skip_ws(text, k)
+    return k >= len(text) or text.startswith((d.param_prefix, d.call_close[:-1]) + stops, k)
 
 
 def _value_end(text: str, start: int, d: Dialect, stops) -> tuple[int, int]:
@@ -168,7 +170,7 @@ def _value_end(text: str, start: int, d: Dialect, stops) -> tuple[int, int]:
         if end >= 0:
             if first_end < 0:
                 first, first_end = k, end
-            if _structural(text, end, d, stops):
+            if _structural(text, _past_closers(text, end, d), d, stops):
                 break
         k = text.find(prefix, k + 1)
     else:
@@ -177,6 +179,6 @@ def _value_end(text: str, start: int, d: Dialect, stops) -> tuple[int, int]:
         restart = text.find(d.param_restart, start, k)
         if restart >= 0 and d.param_open.match(text, restart + (d.param_restart[0] == "\n")):
             return restart, restart
-        return k, closer_end(text, k, d.param_close)
+        return k, _past_closers(text, closer_end(text, k, d.param_close), d)
     ends = [e for e in (find_ahead(text, s, start) for s in (d.param_prefix, d.call_close) + stops) if e >= 0]
     return (min(ends), min(ends)) if ends else (-1, n)

@@ -12,6 +12,7 @@ _MARKERS = ("<function_calls>", "<invoke")
 _MODERN = xml_format("anthropic_xml", _MARKERS, invoke_dialect())
 _LEGACY = re.compile(r"<invoke>\s*<tool_name>\s*([^<]*?)\s*</tool_name>\s*")
 _LEGACY_START = "<invoke><tool_name>"
+_CUT_TAGS = ("</invoke>", "<parameters>")
 _KEY = re.compile(r"<([A-Za-z_][\w.\-]*)>")
 
 
@@ -45,8 +46,8 @@ def _legacy(text: str, i: int, schema):
         args, q = _legacy_params(text, m.end(), schema, name)
         if args is not None and text.startswith("</invoke>", q):
             q = skip_ws(text, q + len("</invoke>"))
-        elif args is not None and q >= n:
-            args = None  # cut off before </invoke>
+        elif args is not None and n - q < len("<parameters>") and any(t.startswith(text[q:]) for t in _CUT_TAGS):
+            args = None  # cut off before or inside </invoke> or <parameters>
         calls.append(ToolCall(name, args))
         if args is None:
             return result("anthropic_xml", calls, True, n)
