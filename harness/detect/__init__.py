@@ -6,12 +6,16 @@ the machinery (cascade, readers, values, reasoning, prose) beside this file."""
 from itertools import islice
 
 from harness.detect.base import Detection, ToolCall
-from harness.detect.cascade import first_marker, scan
-from harness.detect.reasoning import REASONING_PAIRS, split_reasoning, tag_positions
+from harness.detect.cascade import OWNERS, first_marker, scan
+from harness.detect.reasoning import REASONING_PAIRS, TAGS, split_reasoning, tag_positions
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
+from harness.detect.tokens import Tokens
 from harness.detect.values import prepared_schema
 
 __all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
+
+_TOKENS = Tokens(list(OWNERS) + list(TAGS))  # markers and reasoning tags, found in one pass
+_REASONING = frozenset(TAGS)
 
 
 def detect(text: str, tools: list[dict] | None = None) -> Detection:
@@ -20,9 +24,10 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         schema = prepared_schema(tools)
+        hits = _TOKENS.find(text)
+        if not any(token in _REASONING for _, token in hits):
+            return scan(text, schema, hits=hits)
         split = split_reasoning(text)
-        if split.visible is text and split.unfinished is None:
-            return scan(text, schema)
         found = _tag_inside_call(text, schema) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":

@@ -4,17 +4,15 @@ declines (None) when what follows the marker is not its payload. A format that r
 where its text ends; the scan goes on from there, so every complete call in the visible text
 counts, whichever format it is in, while a marker quoted inside a call's arguments is passed
 over. A call cut off or unreadable ends the scan (what follows is not trustworthy). Formats
-without a marker need the whole answer and run only when no marker format read anything.
+without a marker need the whole answer (given stripped) and run only when no marker format read anything.
 Adding a format = one module in formats/ + one line in REGISTRY."""
-import re
-
 from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
                                     nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
 from harness.detect.prose import fences, inside, json_call_in_prose, strip_end_tokens
 from harness.detect.spec import FENCED, JSON_IN_PROSE, Format
-from harness.detect.trie import alternation
+from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
 
 REGISTRY: tuple[Format, ...] = (
@@ -71,29 +69,28 @@ for _fmt in REGISTRY:
     for _marker in _fmt.markers:
         OWNERS.setdefault(_marker, []).append(_fmt)
 _WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
-MARKERS = re.compile(alternation(OWNERS))
+MARKERS = Tokens(OWNERS)
 _MAX_DECLINED = 64  # parser calls that read nothing, for text full of mentioned markers
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label
 
 
 def first_marker(text: str) -> int:
     """Where the first format marker sits, -1 when there is none."""
-    m = MARKERS.search(text)
-    return m.start() if m else -1
+    hits = MARKERS.find(text)
+    return hits[0][0] if hits else -1
 
 
 def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Detection:
-    """Detect calls in reasoning-free text; `hits` are the marker matches in text when already found."""
+    """Detect calls in reasoning-free text; `hits` are its (position, marker) pairs when already found."""
     text = strip_end_tokens(text)
     regions = fences(text) if "```" in text else []
     calls, label, bad, mention, pos, declined = [], None, False, None, 0, 0
-    for m in MARKERS.finditer(text) if hits is None else hits:
-        i = m.start()
+    for i, marker in MARKERS.find(text) if hits is None else hits:
         if i < pos or (regions and inside(regions, i)):
             continue
         if i >= len(text) or declined > _MAX_DECLINED:
             break
-        for fmt in OWNERS[m.group()]:
+        for fmt in OWNERS[marker]:
             got = fmt.parse(text, i, schema)
             if got is None or (got.detection.outcome == "none" and got.detection.near_miss):
                 declined += 1
@@ -108,10 +105,10 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             break
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
-    lead = text.lstrip()[:1]
-    if lead and (lead in "{[_" or lead.isalpha()):
+    answer = text.strip()
+    if answer and (answer[0] in "{[_" or answer[0].isalpha()):
         for fmt in _WHOLE_ANSWER:
-            got = fmt.parse(text, 0, schema)
+            got = fmt.parse(answer, 0, schema)
             if got is not None:
                 return got.detection
     if near_misses:

@@ -15,8 +15,7 @@ def _call(obj):
     return to_call(obj, require_args=True)
 
 
-def _parse(text, i, schema):
-    s = text.strip()
+def _parse(s, i, schema):
     if not (s.startswith("{") or s.startswith("[") and s[1:].lstrip().startswith("{")):
         return None  # calls are objects: `[name(` is pythonic, `[1, 2]` is data
     calls, bad, end = json_calls(s, 0, _call)
@@ -24,7 +23,7 @@ def _parse(text, i, schema):
         return None  # data, or JSON followed by prose (a stray `]` is convention 6)
     if any(c.arguments is None for c in calls) and not _ARGS_KEY.search(s):
         return None
-    return result("json_list" if s[0] == "[" else "llama3_json", calls, bad, len(text))
+    return result("json_list" if s[0] == "[" else "llama3_json", calls, bad, len(s))
 
 
 FORMAT = Format("llama3_json", (), _parse)

@@ -44,13 +44,12 @@ def _tagged(text, i, schema):
     return result("functionary_v32", calls, bad, end) if calls or bad else None
 
 
-def _bare(text, i, schema):
-    s = text.strip()
+def _bare(s, i, schema):
     m = _HEADER.match(s)
     if not m or not s.startswith("{", skip_ws(s, m.end())):
         return None
     calls, bad, whole, _ = _segments(s, 0)
-    return result("functionary_v32", calls, bad, len(text)) if calls and (whole or bad) else None
+    return result("functionary_v32", calls, bad, len(s)) if calls and (whole or bad) else None
 
 
 def _v2(text, i, schema):

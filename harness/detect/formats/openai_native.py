@@ -42,8 +42,7 @@ def _items(obj) -> tuple[str, list] | None:
     return None
 
 
-def _parse(text, i, schema):
-    s = text.strip()
+def _parse(s, i, schema):
     if not s.startswith(("{", "[")) or not any(k in s for k in _KEYS):
         return None
     try:
@@ -52,7 +51,7 @@ def _parse(text, i, schema):
         if '"function"' not in s and '"tool_call' not in s:
             return None
         name = partial_name(s, 0, len(s))
-        return result("openai_native", [ToolCall(name, None)] if name else [], True, len(text))
+        return result("openai_native", [ToolCall(name, None)] if name else [], True, len(s))
     if skip_ws(s, end) != len(s) or not isinstance(obj, (dict, list)):
         return None
     found = _items(obj)
@@ -60,9 +59,9 @@ def _parse(text, i, schema):
         return None
     label, items = found
     if not items:
-        return nothing(len(text))  # a message or a response without calls
+        return nothing(len(s))  # a message or a response without calls
     calls = [to_call(x) for x in items]
-    return result(label, [c for c in calls if c], any(c is None for c in calls), len(text))
+    return result(label, [c for c in calls if c], any(c is None for c in calls), len(s))
 
 
 FORMAT = Format("openai_native", (), _parse)

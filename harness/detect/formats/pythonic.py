@@ -6,14 +6,13 @@ from harness.detect.python_calls import read_calls, starts_call_list
 from harness.detect.spec import NAME, Format, result, skip_ws
 
 
-def _whole_answer(text, i, schema):
-    s = text.strip()
+def _whole_answer(s, i, schema):
     if not starts_call_list(s, 0):
         return None
     calls, bad, end = read_calls(s, 1, "]")
     if end < len(s) and not bad and s[end:].strip("] \t\n"):
         return None  # prose after the list: a mention, not the answer (a stray `]` is convention 6)
-    return result("pythonic", calls, bad, len(text))
+    return result("pythonic", calls, bad, len(s))
 
 
 def _in_tag(label: str, tag: str, close: str) -> Format:
