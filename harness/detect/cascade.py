@@ -6,6 +6,8 @@ counts, whichever format it is in, while a marker quoted inside a call's argumen
 over. A call cut off or unreadable ends the scan (what follows is not trustworthy). Formats
 without a marker need the whole answer (given stripped) and run only when no marker format read anything.
 Adding a format = one module in formats/ + one line in REGISTRY."""
+import json
+
 from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
@@ -70,8 +72,17 @@ for _fmt in REGISTRY:
         OWNERS.setdefault(_marker, []).append(_fmt)
 _WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
 MARKERS = Tokens(OWNERS)
-_MAX_DECLINED = 64  # parser calls that read nothing, for text full of mentioned markers
+_MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
+_JSON = json.JSONDecoder(strict=False)
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label
+
+
+def _one_json_value(text: str) -> bool:
+    try:
+        end = _JSON.raw_decode(text)[1]
+    except (ValueError, RecursionError):
+        return False
+    return end == len(text)
 
 
 def first_marker(text: str) -> int:
@@ -83,9 +94,13 @@ def first_marker(text: str) -> int:
 def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Detection:
     """Detect calls in reasoning-free text; `hits` are its (position, marker) pairs when already found."""
     text = strip_end_tokens(text)
-    regions = fences(text) if "```" in text else []
+    answer = text.strip()
+    hits = MARKERS.find(text) if hits is None else hits
+    if hits and answer[:1] in ("{", "[") and _one_json_value(answer):
+        hits = []  # the markers sit inside the strings of one JSON value: data, not calls
+    regions = fences(text) if hits and "```" in text else []
     calls, label, bad, mention, pos, declined = [], None, False, None, 0, 0
-    for i, marker in MARKERS.find(text) if hits is None else hits:
+    for i, marker in hits:
         if i < pos or (regions and inside(regions, i)):
             continue
         if i >= len(text) or declined > _MAX_DECLINED:
@@ -93,7 +108,6 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
         for fmt in OWNERS[marker]:
             got = fmt.parse(text, i, schema)
             if got is None or (got.detection.outcome == "none" and got.detection.near_miss):
-                declined += 1
                 mention = mention or (got and got.detection)  # a marker quoted in prose: keep looking
                 continue
             pos, found = max(got.end, i + 1), got.detection
@@ -101,17 +115,19 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             label = label or found.format
             bad = bad or found.outcome == "malformed"
             break
+        else:
+            declined += 1
         if bad:
             break
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
-    answer = text.strip()
     if answer and (answer[0] in "{[_" or answer[0].isalpha()):
         for fmt in _WHOLE_ANSWER:
             got = fmt.parse(answer, 0, schema)
             if got is not None:
                 return got.detection
     if near_misses:
+        regions = regions or (fences(text) if "```" in text else [])
         for f in regions[:_FENCES_CHECKED]:
             if scan(text[f.body_start:f.body_end], schema, near_misses=False).outcome != "none":
                 return Detection(near_miss=FENCED)

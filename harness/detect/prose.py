@@ -24,14 +24,11 @@ class Fence:
 
 def strip_end_tokens(text: str) -> str:
     """Drop end-of-turn tokens (and whitespace) trailing the output."""
-    while True:
-        stripped = text.rstrip()
-        for token in _END_TOKENS:
-            if stripped.endswith(token):
-                stripped = stripped[:-len(token)]
-        if stripped == text:
-            return text
-        text = stripped
+    text = text.rstrip()
+    while text.endswith(_END_TOKENS):
+        token = next(t for t in _END_TOKENS if text.endswith(t))
+        text = text[:-len(token)].rstrip()
+    return text
 
 
 def fences(text: str) -> list[Fence]:

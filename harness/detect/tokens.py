@@ -12,20 +12,21 @@ class Tokens:
 
     def __init__(self, tokens):
         tokens = sorted(set(tokens))
-        self._by_char = [re.compile(alternation([t for t in tokens if t[0] == c])) for c in "<["
+        self._by_char = [(c, re.compile(alternation([t for t in tokens if t[0] == c]))) for c in "<["
                          if any(t[0] == c for t in tokens)]
         self._others = [t for t in tokens if t[0] not in "<["]
 
     def find(self, text: str, start: int = 0) -> list[tuple[int, str]]:
         """(position, token) of every occurrence from start on, in text order; occurrences do not overlap."""
         found = []
-        for pattern in self._by_char:
-            found += [(m.start(), m.group()) for m in pattern.finditer(text, start)]
+        for char, pattern in self._by_char:
+            if char in text:
+                found += [(m.start(), m.group()) for m in pattern.finditer(text, start)]
         for token in self._others:
             k = text.find(token, start)
             while k >= 0:
                 found.append((k, token))
                 k = text.find(token, k + len(token))
-        if len(found) > 1 and (self._others or len(self._by_char) > 1):
+        if len(found) > 1:
             found.sort()
         return found

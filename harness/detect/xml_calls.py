@@ -102,9 +102,11 @@ def read_calls(text: str, j: int, d: Dialect, schema, stops: tuple[str, ...]) ->
 def closer_end(text: str, p: int, tag: str) -> int:
     """The end of closing tag `tag` at p, also when garbled before its `>` (`</parameter/>`,
     `</parameter1>`); -1 when there is none."""
+    if text.startswith(tag, p):
+        return p + len(tag)
+    q = p + len(tag) - 1
     if not text.startswith(tag[:-1], p):
         return -1
-    q = p + len(tag) - 1
     k = text.find(">", q, q + _JUNK + 1)
     return k + 1 if k >= 0 and "<" not in text[q:k] and "\n" not in text[q:k] else -1
 
