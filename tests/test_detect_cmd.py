@@ -76,7 +76,7 @@ def test_flushes_per_line_only_for_a_terminal(monkeypatch, tty):
 def test_non_utf8_line_is_named(tmp_path, capsys):
     src = tmp_path / "latin.jsonl"
     src.write_bytes(json.dumps({"output": "ok"}).encode() + b"\n" + b'{"output": "caf\xe9"}\n')
-    with pytest.raises(InputError, match=r"latin\.jsonl:2: not UTF-8 \(byte 17 of the line is 0xe9\)"):
+    with pytest.raises(InputError, match=r"latin\.jsonl:2: not UTF-8 \(byte 16 of the line is 0xe9\)"):
         detect_cmd.main(parse([str(src)]))
     assert json.loads(capsys.readouterr().out)["outcome"] == "none"  # the line before it is written
 
