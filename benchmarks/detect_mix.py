@@ -17,9 +17,10 @@ def _j(obj) -> str:
 
 
 def prose(rng: random.Random, size: int) -> str:
-    words = []
-    while sum(len(w) + 1 for w in words) < size:
+    words, length = [], 0
+    while length < size:
         words.append(rng.choice(WORDS))
+        length += len(words[-1]) + 1
     text = " ".join(words).capitalize() + "."
     kind = rng.random()
     if kind < 0.15:
