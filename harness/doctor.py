@@ -25,9 +25,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 THINKING_MIN_TOKENS = 512
 # Marker-like text a template writes: <tag>, </tag>, <|tag|>, <｜tag｜>, [TAG], [/TAG].
 TAG = re.compile(r"<[^<>\s\"']{1,64}>|\[/?[A-Z_]{3,}\]")
-# A share of calls in another format than the template's that makes data_format_match warn;
-# smaller shares are left to data_mixed_formats, which names their lines.
-OTHER_FORMAT_SHARE = 0.3
+OTHER_FORMAT_SHARE = 0.3  # of calling examples in another format: data_format_match warns (data_mixed_formats names lines)
 
 # The probe: names no real template or corpus contains, so finding them in a render is unambiguous.
 PROBE_NAME, PROBE_PARAM = "probe_lookup", "probe_query"
@@ -323,8 +321,7 @@ def check_data_format_match(probe: Probe, examples: list[Example]) -> Check:
            f"rewrite them as {template}")
     if main != probe.call_format:
         return Check("data_format_match", FAIL, said + ": the model would learn a format its prompt never shows", fix)
-    calling = sum(1 for ex in examples if ex.formats)
-    others = sum(1 for ex in examples if ex.formats and any(f != main for f in ex.formats))
+    calling, others = sum(1 for ex in examples if ex.formats), sum(1 for ex in examples if set(ex.formats) - {main})
     if others >= OTHER_FORMAT_SHARE * calling:
         per = ", ".join(f"{fmt} in {k}" for fmt, k in counts.most_common() if fmt != main)
         return Check("data_format_match", WARN, f"{said}, but {others} of {calling} calling examples "
