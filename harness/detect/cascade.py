@@ -85,12 +85,6 @@ def _one_json_value(text: str) -> bool:
     return end == len(text)
 
 
-def first_marker(text: str) -> int:
-    """Where the first format marker sits, -1 when there is none."""
-    hits = MARKERS.find(text)
-    return hits[0][0] if hits else -1
-
-
 def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Detection:
     """Detect calls in reasoning-free text; `hits` are its (position, marker) pairs when already found."""
     text = strip_end_tokens(text)

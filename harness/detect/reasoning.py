@@ -41,11 +41,6 @@ def split_reasoning(text: str) -> Split:
     return split
 
 
-def tag_positions(text: str, start: int):
-    """Where reasoning tags occur from start on."""
-    return (m.start() for m in _TAGS.finditer(text, start))
-
-
 def _remove_pair(split: Split, opener: str, closer: str) -> None:
     text, out, pos = split.visible, [], 0
     o = text.find(opener)
