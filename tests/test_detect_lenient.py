@@ -83,3 +83,13 @@ def test_xml_value_string_flag_keeps_text():
 ])
 def test_coerce(text, types, expected):
     assert coerce(text, types) == expected
+
+
+def test_tool_schemas_are_prepared_once_per_list():
+    from harness.detect.values import prepared_schema, schema_from_tools
+    tools = [{"name": "f", "parameters": {"properties": {"n": {"type": "integer"}}}}]
+    first = prepared_schema(tools)
+    assert prepared_schema(tools) is first and first == schema_from_tools(tools)
+    other = [{"name": "f", "parameters": {"properties": {"n": {"type": "string"}}}}]
+    assert prepared_schema(other).types("f", "n") == ("string",)  # another list is read for itself
+    assert prepared_schema(None) == prepared_schema([]) == schema_from_tools(None)
