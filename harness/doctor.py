@@ -240,8 +240,7 @@ def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
             why = f"the generation prompt pre-fills {opener}"
         if at >= 0 and closer in tail[at:]:
             return Check("thinking", PASS, "the generation prompt closes reasoning ahead of the answer")
-    if why is None and mlx_inspect.has_think_tokens(tok) and kwargs.get("enable_thinking") is not False \
-            and "enable_thinking" in mlx_inspect.template_text(tok):
+    if why is None and mlx_inspect.reasons_by_default(tok, kwargs):
         why = "the vocabulary has think tokens and the template reads enable_thinking, which mlx-lm sets to true"
     if why is None:
         return Check("thinking", PASS, "the template does not reason by default")

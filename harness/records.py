@@ -23,9 +23,15 @@ class RecordNaming:
     __slots__ = ()
 
     @property
-    def key(self) -> tuple[str, int]:
-        """What identifies a record in a run: its case id and sample number."""
-        return self.id, self.sample
+    def key(self) -> tuple:
+        """What identifies a record in a run: its case id and sample number, and for a turn inside a
+        rollout also the turn (the rollout's verdict is its episode record, keyed like a case)."""
+        return (self.id, self.sample, self.turn) if self.is_turn else (self.id, self.sample)
+
+    @property
+    def is_turn(self) -> bool:
+        """One assistant turn of a scripted rollout, judged apart from its episode's verdict."""
+        return self.episode is False
 
     @property
     def name(self) -> str:
@@ -57,6 +63,17 @@ class Record(RecordNaming):
     call: bool | None = None
     expect: Any = None  # the expectation as written in the suite, so the run can be re-scored
     expects_call: bool | None = None  # the one definition of "tool case" (expect.is_tool_expected)
+    # multi-turn (conversation.py, episodes.py): which turn, and what the turn did with earlier results
+    turn: int | None = None  # the assistant turn judged, counted from 0 over the conversation
+    episode: bool | None = None  # True: a rollout's verdict; False: one turn inside a rollout; None: a one-turn case
+    repeat: bool | None = None  # the turn repeated a call already made with the same arguments
+    after_result: bool | None = None  # the turn came right after a tool result ...
+    used_result: bool | None = None  # ... and repeated a value of that result (conversation.uses_result)
+    answered: list | None = None  # rollout turns: per call, its id and the script entry that answered it
+    ended: str | None = None  # episodes: answer | max_turns | off_script | no_repeat | malformed_call | backend_error
+    turns: int | None = None  # episodes: assistant turns taken
+    first_failed_turn: int | None = None  # episodes: the first turn that failed (the diverging turn)
+    calls: list | None = None  # episodes: the calls made, with their ids
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"  # sequential | batched | concurrent | replayed
@@ -68,6 +85,7 @@ class Record(RecordNaming):
     prompt_sha256: str | None = None
     sampler: dict = field(default_factory=dict)
     finished_at: str | None = None
+    p_call: float | None = None  # the model's probability of starting a call (harness run --probe; harness/probe.py)
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept verbatim
 
     def to_json(self) -> dict:
@@ -176,10 +194,16 @@ def _typed_fields(cls, raw: dict, skip: set) -> dict:
 EXCERPT_CHARS = 2000  # of an output, in a RecordView
 
 
+class CallView(msgspec.Struct):
+    name: str
+    arguments: Any = None
+
+
 class DetectionView(msgspec.Struct):
     outcome: str = "none"
     format: str | None = None
     near_miss: str | None = None
+    calls: list[CallView] = []
 
 
 class RecordView(msgspec.Struct, RecordNaming):
@@ -199,6 +223,15 @@ class RecordView(msgspec.Struct, RecordNaming):
     call: bool | None = None
     expect: Any = None
     expects_call: bool | None = None
+    turn: int | None = None
+    episode: bool | None = None
+    repeat: bool | None = None
+    after_result: bool | None = None
+    used_result: bool | None = None
+    ended: str | None = None
+    turns: int | None = None
+    first_failed_turn: int | None = None
+    p_call: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"
