@@ -25,6 +25,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 THINKING_MIN_TOKENS = 512
 # Marker-like text a template writes: <tag>, </tag>, <|tag|>, <｜tag｜>, [TAG], [/TAG].
 TAG = re.compile(r"<[^<>\s\"']{1,64}>|\[/?[A-Z_]{3,}\]")
+THINK_PAIRS = REASONING_PAIRS  # the name harness/probe.py imports; one tuple, owned by harness.detect
 OTHER_FORMAT_SHARE = 0.3  # of calling examples in another format: data_format_match warns (data_mixed_formats names lines)
 
 # The probe: names no real template or corpus contains, so finding them in a render is unambiguous.
