@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.backends import mlx_inspect
-from harness.detect import detect
+from harness.detect import REASONING_PAIRS, detect
 from harness.errors import InputError
 from harness.jsonl import json_lines
 from harness.models import ModelSpec
@@ -25,8 +25,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 THINKING_MIN_TOKENS = 512
 # Marker-like text a template writes: <tag>, </tag>, <|tag|>, <｜tag｜>, [TAG], [/TAG].
 TAG = re.compile(r"<[^<>\s\"']{1,64}>|\[/?[A-Z_]{3,}\]")
-THINK_PAIRS = (("<think>", "</think>"), ("<seed:think>", "</seed:think>"), ("[THINK]", "[/THINK]"),
-               ("<|START_THINKING|>", "<|END_THINKING|>"))
+OTHER_FORMAT_SHARE = 0.3  # of calling examples in another format: data_format_match warns (data_mixed_formats names lines)
 
 # The probe: names no real template or corpus contains, so finding them in a render is unambiguous.
 PROBE_NAME, PROBE_PARAM = "probe_lookup", "probe_query"
@@ -235,7 +234,7 @@ def _tools_in_system(ex: Example) -> bool:
 def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
     tail = probe.generation_tail
     why = None
-    for opener, closer in THINK_PAIRS:
+    for opener, closer in REASONING_PAIRS:
         at = tail.rfind(opener)
         if at >= 0 and closer not in tail[at:]:
             why = f"the generation prompt pre-fills {opener}"
@@ -313,10 +312,15 @@ def check_data_format_match(probe: Probe, examples: list[Example]) -> Check:
     main, n = counts.most_common(1)[0]
     template = probe.call_format or "no format the harness recognises"
     said = f"the training data writes calls as {main} ({n} of {len(examples)} examples); the template writes {template}"
+    fix = ("store calls as structured tool_calls (the template renders them in its own format) or "
+           f"rewrite them as {template}")
     if main != probe.call_format:
-        return Check("data_format_match", FAIL, said + ": the model would learn a format its prompt never shows",
-                     "store calls as structured tool_calls (the template renders them in its own format) or "
-                     f"rewrite them as {template}")
+        return Check("data_format_match", FAIL, said + ": the model would learn a format its prompt never shows", fix)
+    calling, others = sum(1 for ex in examples if ex.formats), sum(1 for ex in examples if set(ex.formats) - {main})
+    if others >= OTHER_FORMAT_SHARE * calling:
+        per = ", ".join(f"{fmt} in {k}" for fmt, k in counts.most_common() if fmt != main)
+        return Check("data_format_match", WARN, f"{said}, but {others} of {calling} calling examples "
+                     f"({others / calling:.0%}) write calls in another format ({per})", fix)
     return Check("data_format_match", PASS, said)
 
 

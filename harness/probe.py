@@ -9,7 +9,8 @@ import statistics
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from harness.doctor import PROBE_NAME, THINK_PAIRS, Probe, _added
+from harness.detect import REASONING_PAIRS
+from harness.doctor import PROBE_NAME, Probe, _added
 from harness.errors import InputError
 
 BOUNDARY = 0.5  # p_call where calling and not calling are equally likely
@@ -64,7 +65,7 @@ class ProbeRecord:
 
 def open_reasoning(text: str) -> str | None:
     """The reasoning opener `text` leaves open (no closer after it), else None."""
-    for opener, closer in THINK_PAIRS:
+    for opener, closer in REASONING_PAIRS:
         at = text.rfind(opener)
         if at >= 0 and closer not in text[at:]:
             return opener
@@ -84,7 +85,7 @@ def call_marker(probe: Probe, reasons_by_default: bool) -> CallMarker:
                              "reasoning; set enable_thinking = false in chat_template_kwargs to probe")
     rest = _added(probe.generation_tail, probe.call_segment)
     given = ""
-    for opener, closer in THINK_PAIRS:  # a closed reasoning block before the call is prefilled, not scored
+    for opener, closer in REASONING_PAIRS:  # a closed reasoning block before the call is prefilled, not scored
         stripped = rest.lstrip()
         if stripped.startswith(opener) and closer in stripped:
             end = stripped.index(closer) + len(closer)
