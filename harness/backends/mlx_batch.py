@@ -101,40 +101,49 @@ def plan_groups(prompts: list[list[int]], keys: list[str], max_tokens: int, byte
 
 
 def prefill(model, tokens: list[int]) -> list:
+    """The prefix's cache; verified models attend with mlx_prefix_attention's exp, ~3x faster on a CPU."""
     cache = make_prompt_cache(model)
-    for start in range(0, len(tokens), PREFILL_STEP):
-        model(mx.array(tokens[start:start + PREFILL_STEP])[None], cache=cache)
-        mx.eval([c.state for c in cache])
+    with mlx_prefix_attention.installed(model) if mlx_prefix_attention.supported(model) else nullcontext():
+        for start in range(0, len(tokens), PREFILL_STEP):
+            model(mx.array(tokens[start:start + PREFILL_STEP])[None], cache=cache)
+            mx.eval([c.state for c in cache])
     return cache
 
 
 def generate_groups(model, tokenizer, prompts: list[list[int]], groups: list[Group], max_tokens: int,
-                    sampler) -> Iterator[Finished]:
+                    sampler, continuous: bool = True) -> Iterator[Finished]:
+    """Each group decodes in `batch_size` slots. Continuous: a slot takes the group's next case as soon as
+    its case finishes; else the group runs in fixed batches, each waiting for its longest case. Cases go
+    in by suffix length, so the suffixes prefilled together need little padding."""
     for group in groups:
         prefix_cache = prefill(model, prompts[group.indices[0]][:group.prefix_tokens])
-        for start in range(0, len(group.indices), group.batch_size):
-            chunk = group.indices[start:start + group.batch_size]
+        order = sorted(group.indices, key=lambda i: len(prompts[i]))
+        step = len(order) if continuous else group.batch_size
+        for start in range(0, len(order), step):
+            chunk = order[start:start + step]
             suffixes = [prompts[i][group.prefix_tokens:] for i in chunk]
-            yield from decode_batch(model, tokenizer, prefix_cache, suffixes, chunk, max_tokens, sampler)
+            yield from decode_batch(model, tokenizer, prefix_cache, suffixes, chunk, max_tokens, sampler,
+                                    slots=group.batch_size)
 
 
 def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]], indices: list[int],
-                 max_tokens: int, sampler) -> Iterator[Finished]:
-    """Decode one batch, yielding each sequence as it finishes. Latency is from the batch's start to the
+                 max_tokens: int, sampler, slots: int | None = None) -> Iterator[Finished]:
+    """Decode the suffixes in `slots` sequences at a time (default: all at once), refilling each slot as its
+    sequence finishes, and yield each sequence as it finishes. Latency is from the batch's start to the
     sequence's finish, not counting time the consumer holds a yield; ttft is the batch's first token."""
     shared = attention_path(model, prefix_cache[0].offset) == "shared_prefix"
     # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
     # or only references its prefix (shared path), so no deep copies here
     caches = mlx_prefix_attention.sequence_caches(prefix_cache) if shared else prefix_cache
     with mlx_prefix_attention.installed(model) if shared else nullcontext():
-        yield from _decode(model, tokenizer, [caches] * len(suffixes), suffixes, indices, max_tokens, sampler)
+        yield from _decode(model, tokenizer, [caches] * len(suffixes), suffixes, indices, max_tokens, sampler,
+                           slots or len(suffixes))
 
 
 def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: list[int], max_tokens: int,
-            sampler) -> Iterator[Finished]:
-    n = len(suffixes)
+            sampler, slots: int) -> Iterator[Finished]:
     gen = BatchGenerator(model, max_tokens=max_tokens, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
-                         sampler=sampler, completion_batch_size=n, prefill_batch_size=n)
+                         sampler=sampler, completion_batch_size=slots, prefill_batch_size=slots)
     uids = gen.insert(suffixes, caches=caches)
     index = dict(zip(uids, indices))
     detokenizers = {uid: tokenizer.detokenizer for uid in uids}
