@@ -51,6 +51,7 @@ class MLXBackend(Backend):
     name = "mlx"
     option_keys = ("path", "adapter_path", "latency_mode", "batch_size")
     required_keys = ("path",)
+    continuous = True  # refill batch slots as cases finish; False (fixed batches) only for comparisons
 
     def load(self) -> LoadInfo:
         self.latency_mode, self.batch_size = latency_options(self.spec)
@@ -121,7 +122,7 @@ class MLXBackend(Backend):
                             "attention": path} for g, path in zip(groups, paths)]}
             mx.random.seed(self.spec.seed)  # one seed per run: a batch samples all its cases together
             finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
-                                                 sampler)
+                                                 sampler, continuous=self.continuous)
         tokens = 0
         for done, f in enumerate(finished, 1):
             request, ids = requests[f.index], prompts[f.index]

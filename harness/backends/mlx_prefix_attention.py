@@ -45,14 +45,21 @@ def exp(x: mx.array) -> mx.array:
     return (p * f + 1.0) * scale
 
 
+def prefix_operands(keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+    """A layer's prefix keys and values (1, KV, P, D) laid out for attention's GEMMs, once per prefix:
+    keys transposed (KV, D, P) and values (KV, P, D), both contiguous."""
+    return mx.contiguous(keys[0].swapaxes(-1, -2)), mx.contiguous(values[0])
+
+
 class SharedPrefixBatchCache(BatchKVCache):
-    """A left-padded batch cache of each sequence's own tokens after the shared prefix. RoPE offsets count
-    the prefix; the mask (inherited) covers only the own tokens, as the prefix is visible to every query."""
+    """A left-padded batch cache of each sequence's own tokens after the shared prefix (prefix_operands).
+    RoPE offsets count the prefix; the mask (inherited) covers only the own tokens, as the prefix is visible
+    to every query."""
 
     def __init__(self, left_padding: list[int], prefix: tuple[mx.array, mx.array]):
         super().__init__(left_padding)
         self.prefix = prefix
-        self.offset = self.offset + prefix[0].shape[2]
+        self.offset = self.offset + prefix[1].shape[1]
 
 
 class SharedPrefixCache(KVCache):
@@ -72,13 +79,13 @@ class SharedPrefixCache(KVCache):
 
 def sequence_caches(prefix_cache: list) -> list:
     """Per-layer caches for sequences that continue `prefix_cache` (one object serves every sequence)."""
-    return [SharedPrefixCache((mx.contiguous(c.keys[..., :c.offset, :]), mx.contiguous(c.values[..., :c.offset, :])))
+    return [SharedPrefixCache(prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :]))
             for c in prefix_cache]
 
 
 def attention(queries, keys, values, scale: float, mask=None, prefix=None):
     """softmax(q [prefix_keys; keys]^T * scale) [prefix_values; values] with queries (B, H, L, D), own
-    keys/values (B, KV, S, D), an optional shared prefix (1, KV, P, D) seen by every query, and a mask
+    keys/values (B, KV, S, D), an optional shared prefix (prefix_operands) seen by every query, and a mask
     over the own keys: None, "causal", boolean or additive, broadcastable to (B, 1 or H, L, S)."""
     L, S = queries.shape[2], keys.shape[2]
     if isinstance(mask, str) and L > QUERY_BLOCK and prefix is None:
@@ -99,9 +106,9 @@ def _attention(queries, keys, values, scale, mask, prefix):
     scores = _masked(q @ keys.transpose(1, 0, 3, 2), mask, B, KV, G, L, S)
     top = scores.max(-1, keepdims=True)
     if prefix is not None:
-        prefix_keys, prefix_values = prefix
-        P = prefix_keys.shape[2]
-        prefix_scores = (q.reshape(KV, B * G * L, D) @ prefix_keys[0].swapaxes(-1, -2)).reshape(KV, B, G * L, P)
+        prefix_keys_t, prefix_values = prefix
+        P = prefix_values.shape[1]
+        prefix_scores = (q.reshape(KV, B * G * L, D) @ prefix_keys_t).reshape(KV, B, G * L, P)
         top = mx.maximum(top, prefix_scores.max(-1, keepdims=True))
     weights = exp(scores - top)
     total = weights.sum(-1, keepdims=True)
@@ -109,7 +116,7 @@ def _attention(queries, keys, values, scale, mask, prefix):
     if prefix is not None:
         prefix_weights = exp(prefix_scores - top)
         total = total + prefix_weights.sum(-1, keepdims=True)
-        out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values[0]).reshape(KV, B, G * L, -1)
+        out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values).reshape(KV, B, G * L, -1)
     out = out / total
     return out.reshape(KV, B, G, L, -1).transpose(1, 0, 2, 3, 4).reshape(B, H, L, -1)
 
@@ -131,11 +138,6 @@ def _masked(scores, mask, B, KV, G, L, S):
     else:
         scores = scores + mask
     return scores.reshape(KV, B, G * L, S)
-
-
-def shared_prefix_attention(queries, keys, values, prefix_keys, prefix_values, scale: float, mask=None):
-    """attention() against a shared prefix; the signature the batch cache's layers call."""
-    return attention(queries, keys, values, scale, mask, (prefix_keys, prefix_values))
 
 
 @contextmanager
