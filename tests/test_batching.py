@@ -125,3 +125,18 @@ def test_bad_latency_options_are_input_errors(random_model):
     for options in ({"latency_mode": "fast"}, {"batch_size": 0}, {"batch_size": "8"}):
         with pytest.raises(InputError):
             MLXBackend(ModelSpec(name="m", options={"path": str(random_model), **options})).load()
+
+
+def test_continuous_batching_times_each_case_from_its_own_prefill(random_model, suite):
+    """Twenty cases in three slots: a slot refills as its case finishes, and a late case's latency counts
+    from its own prefill, not from the start of the run."""
+    backend = MLXBackend(ModelSpec(name="m", max_tokens=8, options={"path": str(random_model), "batch_size": 3}))
+    backend.load()
+    gens = list(backend.generate([Request(c) for c in suite.cases]))  # in the order they finish
+    assert len(gens) == 20 and all(0 < g.ttft_s <= g.latency_s for g in gens)
+
+    def per_token(g):
+        return g.latency_s / g.completion_tokens
+
+    # timed from the run's start, the last case would take ~7x as long per token as the first (20 cases / 3 slots)
+    assert per_token(gens[-1]) < 3 * per_token(gens[0])

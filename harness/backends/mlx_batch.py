@@ -129,8 +129,8 @@ def generate_groups(model, tokenizer, prompts: list[list[int]], groups: list[Gro
 def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]], indices: list[int],
                  max_tokens: int, sampler, slots: int | None = None) -> Iterator[Finished]:
     """Decode the suffixes in `slots` sequences at a time (default: all at once), refilling each slot as its
-    sequence finishes, and yield each sequence as it finishes. Latency is from the batch's start to the
-    sequence's finish, not counting time the consumer holds a yield; ttft is the batch's first token."""
+    sequence finishes, and yield each sequence as it finishes. Latency and ttft run from the step that
+    prefilled the sequence, not counting time the consumer holds a yield."""
     shared = attention_path(model, prefix_cache[0].offset) == "shared_prefix"
     # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
     # or only references its prefix (shared path), so no deep copies here
@@ -148,20 +148,27 @@ def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: 
     index = dict(zip(uids, indices))
     detokenizers = {uid: tokenizer.detokenizer for uid in uids}
     counts = dict.fromkeys(uids, 0)
-    t0, ttft, paused = time.perf_counter(), None, 0.0
+    # a case's clock starts with the call that prefilled it: BatchGenerator prefills newly admitted cases
+    # after a decode step, and they decode from the next call on
+    started, first = {}, {}
+    previous = current = time.perf_counter()  # when the previous and the current call began
+    paused = 0.0
     try:
         while responses := gen.next_generated():
             now = time.perf_counter() - paused
-            ttft = ttft if ttft is not None else now - t0
             done = []
             for r in responses:
+                started.setdefault(r.uid, previous)
+                first.setdefault(r.uid, now - started[r.uid])
                 counts[r.uid] += 1
                 detok = detokenizers[r.uid]
                 if r.finish_reason != "stop":  # stream_generate leaves the stop token out of the text too
                     detok.add_token(r.token)
                 if r.finish_reason is not None:
                     detok.finalize()
-                    done.append(Finished(index[r.uid], detok.text, counts[r.uid], r.finish_reason, now - t0, ttft))
+                    done.append(Finished(index[r.uid], detok.text, counts[r.uid], r.finish_reason,
+                                         now - started[r.uid], first[r.uid]))
+            previous, current = current, now
             for finished in done:
                 held = time.perf_counter()
                 yield finished
