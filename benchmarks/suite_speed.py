@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.backends import mlx_batch, mlx_env  # noqa: E402  (OpenBLAS loaded before mlx, see mlx_env)
 from harness.backends.base import Request  # noqa: E402
 from harness.backends.mlx import MLXBackend  # noqa: E402
 from harness.backends.mlx_random_model import rebuild_as, spread_token  # noqa: E402
@@ -36,16 +37,20 @@ def main() -> int:
     parser.add_argument("--families", default="qwen2,qwen3,llama")
     parser.add_argument("--vocab", type=int, default=300, help="tokenizer vocabulary (smaller: longer prompts)")
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, help="harness and mlx-lm batch size (default: the harness's)")
+    parser.add_argument("--batch-size", type=int, help="slots with fixed lengths (default: the harness's choice)")
+    parser.add_argument("--varied-batch-size", type=int, default=6,
+                        help="slots with varied lengths: fewer than the cases, so finished slots can refill")
     parser.add_argument("--repeat", type=int, default=1, help="alternated rounds; each path keeps its fastest")
     parser.add_argument("--no-sequential", action="store_true", help="skip the slow sequential loop")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows while the slow paths run
 
     suite = load_suite(SUITE)
     conversations = [{"messages": c.messages, "tools": openai_tools(c.tools)} for c in suite.cases]
     machine = measure_machine()
+    print(f"BLAS: {mlx_env.ensure_fast_blas() or 'mlx bundled (slow)'}")
     print(f"machine: matmul {machine['flops'] / 1e9:.0f} GFLOP/s (f32 GEMM 2048x512x1536, best of 10), "
-          f"memory {machine['bandwidth'] / 1e9:.1f} GB/s (sum over 512 MiB, best of 5)")
+          f"memory {machine['bandwidth'] / 1e9:.1f} GB/s (x * 2 over 256 MiB, read + write, best of 5)")
     failed = False
     for family in args.families.split(","):
         with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +58,7 @@ def main() -> int:
             rebuild_as(Path(tmp), family)
             scale_projections(Path(tmp), 4.0)  # prompt-dependent outputs, so "identical" means something
             backend = MLXBackend(ModelSpec(name="bench", max_tokens=args.max_tokens,
-                                           options={"path": tmp, "batch_size": args.batch_size}))
+                                           options={"path": tmp}))
             backend.load()
             failed |= not bench_family(family, backend, [Request(c) for c in suite.cases], machine, args)
     return 1 if failed else 0
@@ -63,11 +68,11 @@ def measure_machine() -> dict:
     import mlx.core as mx
 
     a, b = mx.random.normal((2048, 512)), mx.random.normal((512, 1536))
-    big = mx.random.normal((128 * 1024 * 1024,))
+    big = mx.random.normal((64 * 1024 * 1024,))
     mx.eval(a, b, big)
     gemm = fastest(10, lambda: mx.eval(a @ b))
-    read = fastest(5, lambda: mx.eval(big.sum()))
-    return {"flops": 2 * 2048 * 512 * 1536 / gemm, "bandwidth": big.nbytes / read}
+    stream = fastest(5, lambda: mx.eval(big * 2.0))  # reads and writes each byte once
+    return {"flops": 2 * 2048 * 512 * 1536 / gemm, "bandwidth": 2 * big.nbytes / stream}
 
 
 def fastest(repeat: int, fn) -> float:
@@ -91,12 +96,17 @@ def bench_family(family: str, backend: MLXBackend, requests: list[Request], mach
     params = sum(v.size for v in weights.values())
     print(f"\n== {family} ({type(model).__module__}): {params / 1e6:.1f}M params; {len(prompts)} prompts of "
           f"{min(map(len, prompts))}-{max(map(len, prompts))} tokens, {prefix} shared")
-    paths = Paths(backend, requests, prompts, prefix, args.max_tokens, args.batch_size)
+    paths = Paths(backend, requests, prompts, prefix, args.max_tokens)
+    prefill_s = fastest(args.repeat, lambda: mlx_batch.prefill(model, prompts[0][:prefix]))
+    rate = 2 * body_params(weights) * prefix / prefill_s
+    print(f"   prefix prefill {prefill_s:.2f} s: {rate / 1e9:.0f} GFLOP/s in the projections and MLP, "
+          f"{rate / machine['flops']:.2f}x the matmul rate")
     tokenizer.eos_token_ids = set()  # fixed lengths on every path
-    ok = bench_workload("fixed lengths (no end token)", paths, machine, weights, args)
+    ok = bench_workload("fixed lengths (no end token)", paths, args.batch_size, machine, weights, args)
     end = spread_token(paths.last_tokens)
     tokenizer.eos_token_ids = {end}
-    ok &= bench_workload(f"varied lengths (end token {end})", paths, machine, weights, args)
+    ok &= bench_workload(f"varied lengths (end token {end})", paths, args.varied_batch_size, machine, weights,
+                         args, compare_fixed=True)
     mx.clear_cache()
     return ok
 
@@ -105,13 +115,13 @@ class Paths:
     """The compared generation paths over one model and prompt set; each returns {index: text} and
     keeps the token ids mlx-lm wrote in `last_tokens`."""
 
-    def __init__(self, backend, requests, prompts, prefix, max_tokens, batch_size):
+    def __init__(self, backend, requests, prompts, prefix, max_tokens):
         self.backend, self.requests, self.prompts, self.prefix = backend, requests, prompts, prefix
-        self.max_tokens, self.batch_size, self.slots = max_tokens, batch_size, batch_size
+        self.max_tokens, self.slots = max_tokens, None
         self.last_tokens: list[list[int]] = []
 
     def harness(self, continuous: bool = True):
-        self.backend.continuous = continuous
+        self.backend.continuous, self.backend.batch_size = continuous, self.slots
         gens = {g.case_id: g for g in self.backend.generate(self.requests)}
         self.slots = self.backend.generation_details()["batch_size"]
         return {i: gens[r.case.id].output for i, r in enumerate(self.requests)}
@@ -128,10 +138,10 @@ class Paths:
         cache = make_prompt_cache(model)
         model(mx.array(self.prompts[0][:self.prefix])[None], cache=cache)
         mx.eval([c.state for c in cache])
-        slots = self.batch_size or self.slots
         result = batch_generate(model, tokenizer, prompts=[p[self.prefix:] for p in self.prompts],
                                 prompt_caches=[copy.deepcopy(cache) for _ in self.prompts], max_tokens=self.max_tokens,
-                                completion_batch_size=slots, prefill_batch_size=slots, return_token_ids=True)
+                                completion_batch_size=self.slots, prefill_batch_size=self.slots,
+                                return_token_ids=True)
         self.last_tokens = result.token_ids
         return dict(enumerate(result.texts))
 
@@ -142,13 +152,17 @@ class Paths:
                 for i, p in enumerate(self.prompts)}
 
 
-def bench_workload(name: str, paths: Paths, machine: dict, weights: dict, args) -> bool:
+def bench_workload(name: str, paths: Paths, slots: int | None, machine: dict, weights: dict, args,
+                   compare_fixed: bool = False) -> bool:
+    """Time every path on one workload in `slots` sequences at a time (None: the harness's choice)."""
     import mlx.core as mx
 
-    runs = {"harness": paths.harness, "harness, fixed batches": paths.harness_fixed,
-            "mlx-lm best path": paths.mlx_lm_best}
+    runs = {"harness": paths.harness, "mlx-lm best path": paths.mlx_lm_best}
+    if compare_fixed:  # with as many slots as cases, fixed batches are the same work
+        runs["harness, fixed batches"] = paths.harness_fixed
     if not args.no_sequential:
         runs["sequential mlx_lm.generate"] = paths.sequential
+    paths.slots = slots
     paths.harness()  # warm-up, and the harness's batch size for mlx-lm
     times, outputs, peaks = {k: float("inf") for k in runs}, {}, {}
     for _ in range(args.repeat):
@@ -161,8 +175,8 @@ def bench_workload(name: str, paths: Paths, machine: dict, weights: dict, args) 
     reference = outputs.get("sequential mlx_lm.generate", outputs["mlx-lm best path"])
     lengths = [len(t) for t in paths.last_tokens]
     bound = physical_bound(paths, lengths, weights, machine)
-    print(f"-- {name}: {sum(lengths)} tokens written, {min(lengths)}-{max(lengths)} per case, "
-          f"{paths.slots} slots")
+    print(f"-- {name}: {sum(lengths)} tokens written (end tokens not counted), {min(lengths)}-{max(lengths)} "
+          f"per case, {paths.slots} slots")
     print(f"   bound {bound['total']:.2f} s = prefill {bound['prefill']:.2f} s "
           f"({bound['prefill_flops'] / 1e9:.0f} GFLOP) + {bound['steps']} decode steps {bound['decode']:.2f} s")
     harness_s = times["harness"]
@@ -171,9 +185,10 @@ def bench_workload(name: str, paths: Paths, machine: dict, weights: dict, args) 
         print(f"   {label:28s} {seconds:7.2f} s  {seconds / bound['total']:5.2f}x bound  "
               f"{seconds / harness_s:5.2f}x harness  peak {peaks[label] / 2**20:6.0f} MiB  "
               f"identical {same}/{len(reference)}")
-    print(f"   harness vs mlx-lm best path: {times['mlx-lm best path'] / harness_s:.2f}x faster; "
-          f"continuous vs fixed batches: {times['harness, fixed batches'] / harness_s:.2f}x faster")
-    return all(outputs[label] == reference for label in ("harness", "harness, fixed batches"))
+    print(f"   harness vs mlx-lm best path: {times['mlx-lm best path'] / harness_s:.2f}x faster")
+    if compare_fixed:
+        print(f"   continuous vs fixed batches: {times['harness, fixed batches'] / harness_s:.2f}x faster")
+    return all(outputs[label] == reference for label in runs if label.startswith("harness"))
 
 
 def physical_bound(paths: Paths, lengths: list[int], weights: dict, machine: dict) -> dict:
@@ -181,7 +196,7 @@ def physical_bound(paths: Paths, lengths: list[int], weights: dict, machine: dic
     args = paths.backend.model.args
     # the embedding is a lookup; its (tied or own) output head is a matmul only where logits are needed
     head = next(v.size for k, v in weights.items() if k.endswith("embed_tokens.weight"))
-    body = sum(v.size for k, v in weights.items() if "embed_tokens" not in k and "lm_head" not in k)
+    body = body_params(weights)
     head_dims = args.num_attention_heads * (getattr(args, "head_dim", None) or args.hidden_size // args.num_attention_heads)
     layers = args.num_hidden_layers
 
@@ -200,6 +215,11 @@ def physical_bound(paths: Paths, lengths: list[int], weights: dict, machine: dic
     step_s = max(step_flops / machine["flops"], weight_bytes / machine["bandwidth"])
     return {"prefill_flops": prefill, "prefill": prefill / machine["flops"], "steps": steps,
             "decode": steps * step_s, "total": prefill / machine["flops"] + steps * step_s}
+
+
+def body_params(weights: dict) -> int:
+    """Parameters every token multiplies through: all but the embedding and output head."""
+    return sum(v.size for k, v in weights.items() if "embed_tokens" not in k and "lm_head" not in k)
 
 
 def common_prefix(prompts: list[list[int]]) -> int:

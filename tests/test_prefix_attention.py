@@ -2,10 +2,11 @@
 module lasts only as long as batched generation."""
 import sys
 
-import mlx.core as mx
 import pytest
 
-from harness.backends import mlx_batch, mlx_prefix_attention
+from harness.backends import mlx_batch, mlx_prefix_attention  # first: loads OpenBLAS before mlx
+
+import mlx.core as mx  # noqa: E402,I001
 from harness.backends.base import Request
 from harness.backends.mlx import MLXBackend
 from harness.models import ModelSpec

@@ -9,8 +9,11 @@ The result is ordinary attention over [prefix keys, own keys]; only the f32 roun
 import sys
 from contextlib import contextmanager
 
-import mlx.core as mx
-from mlx_lm.models.cache import BatchKVCache, KVCache
+from harness.backends.mlx_env import ensure_fast_blas
+
+ensure_fast_blas()  # before mlx is first imported, whoever imports this module first
+import mlx.core as mx  # noqa: E402
+from mlx_lm.models.cache import BatchKVCache, KVCache  # noqa: E402
 
 # model modules whose attention calls scaled_dot_product_attention plainly (GQA, no sinks, no softcap) and
 # whose batched outputs tests/test_model_families.py compares with sequential generation; mistral and
@@ -122,22 +125,19 @@ def _attention(queries, keys, values, scale, mask, prefix):
 
 
 def _masked(scores, mask, B, KV, G, L, S):
-    """Scores (KV, B, G*L, S) with masked-out keys at the dtype's minimum (or the additive mask added)."""
+    """Scores (KV, B, G*L, S) plus the mask as an additive bias (-inf where a boolean mask is False): the
+    mask has no kv-head or group axis, so converting it first is cheap, and an add is ~20x faster than
+    mx.where over the scores on a CPU."""
     if mask is None:
         return scores
     if isinstance(mask, str):  # "causal": the L queries are the last L positions of the S keys
         mask = mx.arange(S)[None] <= mx.arange(L)[:, None] + (S - L)
-    mask = mx.broadcast_to(mask, (B, mask.shape[-3] if mask.ndim > 2 else 1, L, S))
-    heads = mask.shape[1]
-    # (B, heads, L, S) -> (1 or KV, B, 1 or G, L, S), matching the scores' kv-head-major layout
-    mask = mask.reshape(B, 1, 1, L, S) if heads == 1 else mask.reshape(B, KV, G, L, S)
-    mask = mask.transpose(1, 0, 2, 3, 4)
-    scores = scores.reshape(KV, B, G, L, S)
     if mask.dtype == mx.bool_:
-        scores = mx.where(mask, scores, mx.finfo(scores.dtype).min)
-    else:
-        scores = scores + mask
-    return scores.reshape(KV, B, G * L, S)
+        mask = mx.where(mask, mx.array(0.0, scores.dtype), mx.array(-mx.inf, scores.dtype))
+    mask = mx.broadcast_to(mask, (B, mask.shape[-3] if mask.ndim > 2 else 1, L, S))
+    # (B, heads, L, S) -> (1 or KV, B, 1 or G, L, S), matching the scores' kv-head-major layout
+    mask = mask.reshape(B, 1, 1, L, S) if mask.shape[1] == 1 else mask.reshape(B, KV, G, L, S)
+    return (scores.reshape(KV, B, G, L, S) + mask.transpose(1, 0, 2, 3, 4)).reshape(KV, B, G * L, S)
 
 
 @contextmanager
