@@ -172,7 +172,7 @@ def bench_workload(name: str, paths: Paths, slots: int | None, machine: dict, we
             outputs[label] = fn()
             times[label] = min(times[label], time.perf_counter() - t0)
             peaks[label] = mx.get_peak_memory()
-    reference = outputs.get("sequential mlx_lm.generate", outputs["mlx-lm best path"])
+    reference = outputs.get("sequential mlx_lm.generate")  # greedy one-at-a-time: what identical means
     lengths = [len(t) for t in paths.last_tokens]
     bound = physical_bound(paths, lengths, weights, machine)
     print(f"-- {name}: {sum(lengths)} tokens written (end tokens not counted), {min(lengths)}-{max(lengths)} "
@@ -181,14 +181,14 @@ def bench_workload(name: str, paths: Paths, slots: int | None, machine: dict, we
           f"({bound['prefill_flops'] / 1e9:.0f} GFLOP) + {bound['steps']} decode steps {bound['decode']:.2f} s")
     harness_s = times["harness"]
     for label, seconds in times.items():
-        same = sum(outputs[label][i] == reference[i] for i in reference)
+        same = "not checked" if reference is None else \
+            f"{sum(outputs[label][i] == reference[i] for i in reference)}/{len(reference)}"
         print(f"   {label:28s} {seconds:7.2f} s  {seconds / bound['total']:5.2f}x bound  "
-              f"{seconds / harness_s:5.2f}x harness  peak {peaks[label] / 2**20:6.0f} MiB  "
-              f"identical {same}/{len(reference)}")
+              f"{seconds / harness_s:5.2f}x harness  peak {peaks[label] / 2**20:6.0f} MiB  identical {same}")
     print(f"   harness vs mlx-lm best path: {times['mlx-lm best path'] / harness_s:.2f}x faster")
     if compare_fixed:
         print(f"   continuous vs fixed batches: {times['harness, fixed batches'] / harness_s:.2f}x faster")
-    return all(outputs[label] == reference for label in runs if label.startswith("harness"))
+    return reference is None or all(outputs[label] == reference for label in runs if label.startswith("harness"))
 
 
 def physical_bound(paths: Paths, lengths: list[int], weights: dict, machine: dict) -> dict:
