@@ -54,37 +54,12 @@ class Matcher:
     optional: bool = False
     absent: bool = False
 
-    def to_raw(self) -> Any:
-        if self.equals is not UNSET:
-            return self.equals
-        raw = {}
-        for key in MATCHER_KEYS:
-            value = getattr(self, key)
-            if key == "extra_fields" and (self.fields is None or value == "forbid"):
-                continue
-            if value is None or value is False:
-                continue
-            if key == "fields":
-                value = {name: m.to_raw() for name, m in value.items()}
-            elif key == "items":
-                value = [m.to_raw() for m in value]
-            raw[key] = value
-        return raw
-
 
 @dataclass
 class CallExpect:
     name: str
     arguments: dict[str, Matcher] | None = None  # None: any arguments are fine
     extra_arguments: str = "forbid"
-
-    def to_raw(self) -> dict:
-        raw: dict = {"call": self.name}
-        if self.arguments is not None:
-            raw["arguments"] = {name: m.to_raw() for name, m in self.arguments.items()}
-        if self.extra_arguments != "forbid":
-            raw["extra_arguments"] = self.extra_arguments
-        return raw
 
 
 @dataclass
@@ -93,18 +68,6 @@ class Expectation:
     calls: list[CallExpect] = field(default_factory=list)  # one for "call"
     order: str = "any"
     alternatives: "list[Expectation]" = field(default_factory=list)
-
-    def to_raw(self) -> Any:
-        if self.kind in ("direct", "tool"):
-            return self.kind
-        if self.kind == "call":
-            return self.calls[0].to_raw()
-        if self.kind == "calls":
-            raw: dict = {"calls": [c.to_raw() for c in self.calls]}
-            if self.order != "any":
-                raw["order"] = self.order
-            return raw
-        return {"any_of": [alt.to_raw() for alt in self.alternatives]}
 
 
 def is_tool_expected(exp: Expectation) -> bool:

@@ -112,6 +112,20 @@ def test_additive_and_per_head_masks_match_fast_sdpa():
         assert mx.abs(got - want).max().item() < 1e-5
 
 
+def test_half_precision_attention_keeps_its_dtype():
+    mx.random.seed(3)
+    q = mx.random.normal((2, 4, 3, 16)).astype(mx.bfloat16)
+    k, v = (mx.random.normal((2, 2, 20, 16)).astype(mx.bfloat16) for _ in range(2))
+    prefix_k, prefix_v = (mx.random.normal((1, 2, 9, 16)).astype(mx.bfloat16) for _ in range(2))
+    got = mlx_prefix_attention.attention(q, k, v, 0.25, "causal", mlx_prefix_attention.prefix_operands(prefix_k, prefix_v))
+    keys = mx.concatenate([mx.broadcast_to(prefix_k, (2, 2, 9, 16)), k], axis=2)
+    values = mx.concatenate([mx.broadcast_to(prefix_v, (2, 2, 9, 16)), v], axis=2)
+    mask = mx.arange(29)[None] <= mx.arange(3)[:, None] + 26
+    want = mx.fast.scaled_dot_product_attention(q.astype(mx.float32), keys.astype(mx.float32),
+                                                values.astype(mx.float32), scale=0.25, mask=mask)
+    assert got.dtype == mx.bfloat16 and mx.abs(got.astype(mx.float32) - want).max().item() < 0.05
+
+
 def test_exp_is_accurate_and_underflows_to_tiny():
     import numpy as np
 

@@ -3,10 +3,12 @@
 A backend yields one Generation per request, in any order, as each finishes: the runner writes
 each as it arrives, so batching and concurrency never delay or lose a finished result.
 """
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from harness.models import ModelSpec
+from harness.options import Option
 from harness.suite import Case
 
 
@@ -14,6 +16,7 @@ from harness.suite import Case
 class Request:
     case: Case
     sample: int = 0
+    seed: int | None = None  # this case and sample's own sampling seed (runner.case_seed)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Generation:
     # "sequential" | "batched" (latency measured inside a batch) | "concurrent" (requests overlapped) | "replayed"
     timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
+    sampler: dict | None = None  # the settings a recorded output was generated with (replay)
 
 
 @dataclass
@@ -40,21 +44,47 @@ class LoadInfo:
     details: dict = field(default_factory=dict)  # backend-specific facts for the manifest
 
 
-class Backend:
-    """Subclass, set `name` and `option_keys`, and implement load() and generate()."""
+class Backend(ABC):
+    """Subclass, declare `options`, and implement load() and generate(). Use as a context manager:
+    close() runs however the run ends."""
 
-    name = ""
-    option_keys: tuple[str, ...] = ()  # keys a models.toml entry may carry for this backend
+    options: dict[str, Option] = {}  # keys a models.toml entry may carry for this backend, with types and ranges
+    # the first plugin API, still accepted: keys without types (their values are the backend's to check)
+    option_keys: tuple[str, ...] = ()
     required_keys: tuple[str, ...] = ()
+    # Whether a streak of backend errors means the backend is gone (a server) rather than a fixed fact
+    # about some cases (replay without a recorded output): only then does a failing run stop early.
+    can_become_unavailable = True
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
 
-    def load(self) -> LoadInfo:
-        raise NotImplementedError
+    @classmethod
+    def declared_options(cls) -> dict[str, Option]:
+        return cls.options or {k: Option(object, required=k in cls.required_keys) for k in cls.option_keys}
 
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abstractmethod
+    def load(self) -> LoadInfo:
+        ...
+
+    @abstractmethod
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
-        raise NotImplementedError
+        ...
+
+    def recorded_sampler(self) -> dict | None:
+        """The sampler settings the outputs were generated with, when they were not generated now (replay)."""
+        return None
+
+    def identity(self) -> dict:
+        """What identifies the model beyond its spec (a fingerprint of the weights, the served model), known
+        before load(): a resumed run must match it."""
+        return {}
 
     def peak_memory_bytes(self) -> int | None:
         return None

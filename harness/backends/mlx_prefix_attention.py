@@ -37,8 +37,9 @@ def supported(model) -> bool:
 
 
 def exp(x: mx.array) -> mx.array:
-    """exp(x) for x <= 0 (scores minus their row max), lazily; below e^-87 it returns ~1e-38, not 0."""
-    y = mx.maximum(x * LOG2E, -126.0)
+    """exp(x) in float32 for x <= 0 (scores minus their row max), lazily; below e^-87 it returns ~1e-38,
+    not 0. The bit tricks need float32, so half-precision scores are widened first."""
+    y = mx.maximum(x.astype(mx.float32) * LOG2E, -126.0)
     t = y + ROUND
     f = y - (t - ROUND)
     p = EXP2_POLY[0]
@@ -120,7 +121,7 @@ def _attention(queries, keys, values, scale, mask, prefix):
         prefix_weights = exp(prefix_scores - top)
         total = total + prefix_weights.sum(-1, keepdims=True)
         out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values).reshape(KV, B, G * L, -1)
-    out = out / total
+    out = (out / total).astype(queries.dtype)
     return out.reshape(KV, B, G, L, -1).transpose(1, 0, 2, 3, 4).reshape(B, H, L, -1)
 
 

@@ -3,13 +3,14 @@
 Reads JSONL lines of {"id", "output"} (optionally "sample", "tool_calls") or a previous run's
 results.jsonl; a case with no recorded output becomes a backend error, never a model failure.
 """
-import json
 from pathlib import Path
 from typing import Iterator
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.options import Option
+from harness.results import RESULTS, read_manifest
 
 # Measurements copied from a recorded run so a re-scored report keeps them.
 KEPT_FIELDS = ("prompt_sha256", "prompt_tokens", "completion_tokens", "latency_s", "ttft_s", "finish_reason")
@@ -28,21 +29,28 @@ def read_replay_file(path: Path) -> dict[tuple[str, int], dict]:
 
 
 class ReplayBackend(Backend):
-    name = "replay"
-    option_keys = ("file",)
-    required_keys = ("file",)
+    can_become_unavailable = False  # a missing recorded output stays missing; no server to wait for
+    options = {"file": Option(str, "JSONL of {id, output} or a run's results.jsonl", required=True)}
 
     def load(self) -> LoadInfo:
         path = Path(self.spec.options["file"])
         self.recorded = read_replay_file(path)
-        manifest = path.parent / "manifest.json"
+        # a run's results.jsonl: keep the original model's size, load time, settings and throughput
+        self.original = read_manifest(path.parent) if path.name == RESULTS else None
         info = LoadInfo(details={"replayed_from": str(path)})
-        if manifest.is_file():  # a run folder: keep the original model's size and load time
-            original = json.loads(manifest.read_text())
-            info.load_s = original.get("model", {}).get("load_s")
-            info.size_bytes = original.get("model", {}).get("size_bytes")
-            info.details["original_model"] = original.get("model", {}).get("name")
+        if self.original:
+            info.load_s = self.original.model.get("load_s")
+            info.size_bytes = self.original.model.get("size_bytes")
+            info.details["original_model"] = self.original.model.get("name")
         return info
+
+    def recorded_sampler(self) -> dict | None:
+        return self.original.sampler if self.original and self.original.sampler else None
+
+    def generation_details(self) -> dict:
+        if self.original and self.original.generation:
+            return {**self.original.generation, "replayed_from": self.spec.options["file"]}
+        return {"mode": "replayed", "throughput": None}  # no generation happened, so no speed to report
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         for r in requests:
@@ -56,4 +64,4 @@ class ReplayBackend(Backend):
                 continue
             kept = {k: rec[k] for k in KEPT_FIELDS if k in rec}
             yield Generation(case_id=r.case.id, sample=r.sample, output=rec.get("output", ""),
-                             tool_calls=rec.get("tool_calls"), timing="replayed", **kept)
+                             tool_calls=rec.get("tool_calls"), timing="replayed", sampler=rec.get("sampler"), **kept)
