@@ -10,6 +10,7 @@ bandwidth. Two workloads: fixed lengths (no end token, every case writes --max-t
 and each keeps its fastest round (a shared, noisy machine). Exit 1 if any output differs from sequential.
 
     .venv/bin/python benchmarks/suite_speed.py [--families qwen2,qwen3,llama] [--max-tokens 64] [--repeat 1]
+    (~25 min on a busy 2-core machine; --no-sequential skips the slowest path and the identity check)
 """
 import argparse
 import copy
@@ -29,12 +30,14 @@ from harness.models import ModelSpec  # noqa: E402
 from harness.suite import load_suite, openai_tools  # noqa: E402
 
 SUITE = Path(__file__).resolve().parents[1] / "suites" / "coding_tools.toml"
-MODEL_25M = {"hidden": 512, "layers": 8, "heads": 8, "kv_heads": 2, "intermediate": 1536}
+SIZES = {"25m": {"hidden": 512, "layers": 8, "heads": 8, "kv_heads": 2, "intermediate": 1536},
+         "tiny": {"hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 128}}  # CI smoke test
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", default="qwen2,qwen3,llama")
+    parser.add_argument("--size", choices=SIZES, default="25m")
     parser.add_argument("--vocab", type=int, default=300, help="tokenizer vocabulary (smaller: longer prompts)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, help="slots with fixed lengths (default: the harness's choice)")
@@ -54,7 +57,7 @@ def main() -> int:
     failed = False
     for family in args.families.split(","):
         with tempfile.TemporaryDirectory() as tmp:
-            build_tiny_model(Path(tmp), TinySpec(vocab=args.vocab, **MODEL_25M), conversations)
+            build_tiny_model(Path(tmp), TinySpec(vocab=args.vocab, **SIZES[args.size]), conversations)
             rebuild_as(Path(tmp), family)
             scale_projections(Path(tmp), 4.0)  # prompt-dependent outputs, so "identical" means something
             backend = MLXBackend(ModelSpec(name="bench", max_tokens=args.max_tokens,

@@ -121,10 +121,11 @@ def test_run_flags_reach_the_manifest_and_report(random_model, tmp_path, capsys)
 
 def test_bad_latency_options_are_input_errors(random_model):
     from harness.errors import InputError
+    from harness.models import spec_from_entry
 
     for options in ({"latency_mode": "fast"}, {"batch_size": 0}, {"batch_size": "8"}):
-        with pytest.raises(InputError):
-            MLXBackend(ModelSpec(name="m", options={"path": str(random_model), **options})).load()
+        with pytest.raises(InputError, match="latency_mode|batch_size"):  # checked where models.toml is read
+            spec_from_entry("m", {"path": str(random_model), **options}, "models.toml [models.m]")
 
 
 def test_continuous_batching_times_each_case_from_its_own_prefill(random_model, suite):
