@@ -2,12 +2,16 @@
 is kept once per layer instead of copied into every sequence, and attention against it runs as one matrix
 product for the whole batch instead of one small product per sequence.
 
-Everything stays in mlx's lazy graph, so a decode step is one evaluation. The softmax uses a polynomial
-exp built from elementwise ops: mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention.
-The result is ordinary attention over [prefix keys, own keys]; only the f32 rounding differs.
+A decode step stays in mlx's lazy graph, one evaluation per step: its softmax uses a polynomial exp built
+from elementwise ops (mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention). A prefill's
+score blocks are too big for the ~20 elementwise passes to stay in cache, so there the exp is numpy's (SIMD,
+one pass) at the cost of one evaluation per layer. The result is ordinary attention over [prefix keys, own
+keys]; only the f32 rounding differs.
 """
 import sys
 from contextlib import contextmanager
+
+import numpy as np
 
 from harness.backends.mlx_env import ensure_fast_blas
 
@@ -47,6 +51,11 @@ def exp(x: mx.array) -> mx.array:
         p = p * f + c
     scale = mx.view((mx.view(t, mx.int32) - (ROUND_BITS - 127)) * (1 << 23), mx.float32)
     return (p * f + 1.0) * scale
+
+
+def exp_eager(x: mx.array) -> mx.array:
+    """exp(x) in float32 through numpy: evaluates x (and the graph before it) now."""
+    return mx.array(np.exp(np.asarray(x.astype(mx.float32))))
 
 
 def prefix_operands(keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
@@ -114,11 +123,12 @@ def _attention(queries, keys, values, scale, mask, prefix):
         P = prefix_values.shape[1]
         prefix_scores = (q.reshape(KV, B * G * L, D) @ prefix_keys_t).reshape(KV, B, G * L, P)
         top = mx.maximum(top, prefix_scores.max(-1, keepdims=True))
-    weights = exp(scores - top)
+    softmax_exp = exp if L == 1 else exp_eager  # a decode step, or a prefill's big blocks
+    weights = softmax_exp(scores - top)
     total = weights.sum(-1, keepdims=True)
     out = weights @ values.transpose(1, 0, 2, 3)
     if prefix is not None:
-        prefix_weights = exp(prefix_scores - top)
+        prefix_weights = softmax_exp(prefix_scores - top)
         total = total + prefix_weights.sum(-1, keepdims=True)
         out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values).reshape(KV, B, G * L, -1)
     out = (out / total).astype(queries.dtype)
