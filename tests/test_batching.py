@@ -64,7 +64,7 @@ def test_batched_equals_sequential_on_random_model(random_model, suite):
     for options in ({}, {"batch_size": 3}):
         batched, details = generate(random_model, requests, **options)
         assert_same(batched, sequential)
-        assert details["mode"] == "batched" and len(details["groups"]) == 2
+        assert details["mode"] == "batched" and details["continuous"] and len(details["groups"]) == 2
         assert all(g["cases"] == 20 and g["prefix_tokens"] > 200 for g in details["groups"])
         assert details["batch_size"] == options.get("batch_size", 20)
         assert details["cases_per_s"] > 0 and details["generated_tokens_per_s"] > 0

@@ -124,6 +124,7 @@ class MLXBackend(Backend):
             paths = [mlx_batch.attention_path(self.model, g.prefix_tokens) for g in groups]
             timing, self.details = "batched", {
                 "mode": "batched", "reason": None, "batch_size": max((g.batch_size for g in groups), default=0),
+                "continuous": self.continuous,
                 "attention": ",".join(sorted(set(paths))),
                 "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size,
                             "attention": path} for g, path in zip(groups, paths)]}

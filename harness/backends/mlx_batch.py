@@ -1,5 +1,6 @@
 """Batched generation for the mlx backend: the prompt prefix a group of cases shares (system prompt and
-tool block) is prefilled once, then the group decodes together with mlx-lm's BatchGenerator.
+tool block) is prefilled once, then the group decodes with mlx-lm's BatchGenerator in a fixed number of
+slots, each slot taking the group's next case as soon as its case finishes (continuous batching).
 
 On a CPU, prefill dominates and batching alone barely helps; the shared prefix plus batched decode gave
 7.8x over sequential generation with identical greedy outputs (measured by benchmarks/suite_speed.py).
