@@ -20,6 +20,8 @@ COMMANDS = {
     "models": ("harness.commands.models", "list the models of models.toml"),
     "detect": ("harness.commands.detect", "find tool calls in model outputs (JSONL or --text)"),
     "import": ("harness.commands.import_suite", "import a public benchmark (BFCL) as a suite"),
+    "probe": ("harness.commands.probe", "p_call: how likely the model is to start a call, from its own probabilities"),
+    "sweep": ("harness.commands.sweep", "probe every adapter checkpoint of a LoRA run: p_call against iteration"),
 }
 
 

@@ -241,8 +241,7 @@ def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
             why = f"the generation prompt pre-fills {opener}"
         if at >= 0 and closer in tail[at:]:
             return Check("thinking", PASS, "the generation prompt closes reasoning ahead of the answer")
-    if why is None and mlx_inspect.has_think_tokens(tok) and kwargs.get("enable_thinking") is not False \
-            and "enable_thinking" in mlx_inspect.template_text(tok):
+    if why is None and mlx_inspect.reasons_by_default(tok, kwargs):
         why = "the vocabulary has think tokens and the template reads enable_thinking, which mlx-lm sets to true"
     if why is None:
         return Check("thinking", PASS, "the template does not reason by default")
@@ -256,13 +255,9 @@ def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
 def read_examples(path: Path) -> list[Example]:
     """mlx-lm chat JSONL: one {"messages": [...], "tools": [...]} per line."""
     hint = 'each line must be one JSON object like {"messages": [...], "tools": [...]}'
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read training data ({e.strerror}); give a JSONL file") from None
     examples = []
-    for number, record in json_lines(lines, str(path), hint):
-        messages = record.get("messages") if isinstance(record, dict) else None
+    for number, record in json_lines(path, str(path), hint, what="training data"):
+        messages = record.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise InputError(f'{path}:{number}: no "messages" list of objects; {hint}')
         tools = record.get("tools") or []

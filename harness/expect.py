@@ -6,10 +6,18 @@ Forms (`expect = …` in a suite):
   { call = NAME, arguments = { PARAM = MATCHER, … }, extra_arguments = "forbid" | "allow" }
   { calls = [ {call = …, arguments = …}, … ], order = "any" | "exact" }     parallel calls
   { any_of = [ EXPECTATION, … ] }                                           alternatives
+  { answer = { contains = [TEXT, …], regex = RE } }     a direct answer holding these (tool results' values)
+  { retry = CALL_ID } or "retry"        call that call's tool again with changed arguments ("retry": the
+                                        last call of the conversation), the recovery after a tool error
+  no_repeat = true (beside any table form, or alone)    fail a call already made with the same arguments
+  { steps = [ {call = …}, … ], order = "exact" | "any", final = EXPECTATION }   a scripted rollout
+                                        (cases with [[cases.script]]): the calls over the episode, then
+                                        the last turn's answer
 A MATCHER is a literal (deep equality; 1 and 1.0 are equal, true is not 1) or a table of keys that
 must all hold: one_of (+ normalize = "bfcl"), regex (re.search: anchor it yourself), contains,
-type, approx (+ tol), fields (+ extra_fields), items, optional, absent. A table is always a
-matcher, never a literal object: match an object with `fields`.
+type, approx (+ tol), fields (+ extra_fields), items, optional, absent, from_result (+ path: the
+value at that JSON path in the named call's result, "items[0].id"). A table is always a matcher,
+never a literal object: match an object with `fields`.
 """
 import math
 import re
@@ -20,7 +28,7 @@ from harness.errors import InputError
 
 JSON_TYPES = ("integer", "number", "string", "boolean", "array", "object", "null")
 MATCHER_KEYS = ("one_of", "normalize", "regex", "contains", "type", "approx", "tol",
-                "fields", "extra_fields", "items", "optional", "absent")
+                "fields", "extra_fields", "items", "optional", "absent", "from_result", "path")
 NORMALIZERS = ("bfcl",)
 EXTRA_POLICIES = ("forbid", "allow")
 ORDERS = ("any", "exact")
@@ -53,6 +61,9 @@ class Matcher:
     items: "list[Matcher] | None" = None
     optional: bool = False
     absent: bool = False
+    from_result: str | None = None  # a call id; bound to a literal per conversation before matching
+    path: str | None = None
+    unbound: str | None = None  # why from_result named nothing in this conversation (never parsed)
 
 
 @dataclass
@@ -63,47 +74,120 @@ class CallExpect:
 
 
 @dataclass
+class Answer:
+    contains: list[str] = field(default_factory=list)
+    regex: str | None = None
+
+
+@dataclass
 class Expectation:
-    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of"
-    calls: list[CallExpect] = field(default_factory=list)  # one for "call"
+    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "retry" | "any" | "steps"
+    calls: list[CallExpect] = field(default_factory=list)  # one for "call"; the steps for "steps"
     order: str = "any"
     alternatives: "list[Expectation]" = field(default_factory=list)
+    answer: Answer | None = None  # "direct" with constraints on the answer's text
+    retry: str = ""  # "retry": the call id to retry; "" is the conversation's last call
+    no_repeat: bool = False
+    final: "Expectation | None" = None  # "steps": the episode's last turn
 
 
 def is_tool_expected(exp: Expectation) -> bool:
     """True when the case expects a call; any_of expects one only if every alternative does."""
     if exp.kind == "any_of":
         return all(is_tool_expected(alt) for alt in exp.alternatives)
-    return exp.kind != "direct"
+    return exp.kind not in ("direct", "any")
+
+
+def references(exp: Expectation) -> list[tuple[str, str | None, str]]:
+    """(call id, JSON path, where) for every from_result matcher and retry target, to check against
+    the conversation they refer to; a retry of the last call has id ""."""
+    found = [(exp.retry, None, "retry")] if exp.kind == "retry" else []
+    for call in exp.calls:
+        for name, m in (call.arguments or {}).items():
+            found += _matcher_references(m, f"{call.name}.{name}")
+    for alt in exp.alternatives + ([exp.final] if exp.final else []):
+        found += references(alt)
+    return found
+
+
+def _matcher_references(m: Matcher, label: str) -> list[tuple[str, str | None, str]]:
+    found = [(m.from_result, m.path, label)] if m.from_result is not None else []
+    for key, sub in (m.fields or {}).items():
+        found += _matcher_references(sub, f"{label}.{key}")
+    for i, sub in enumerate(m.items or []):
+        found += _matcher_references(sub, f"{label}[{i}]")
+    return found
 
 
 def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation:
     """Parse the suite form; `where` prefixes errors ("suites/x.toml: case 'a'")."""
     if isinstance(raw, str):
-        if raw in ("direct", "tool"):
+        if raw in ("direct", "tool", "retry"):
             return Expectation(raw)
         _fail(where, name, f"unknown expectation {raw!r}",
-              'use "direct", "tool", or a table with call, calls or any_of')
+              'use "direct", "tool", "retry", or a table with call, calls, any_of, answer, retry or steps')
     if not isinstance(raw, dict):
         _fail(where, name, f"expected a string or a table, got {_type_name(raw)}",
-              'use "direct", "tool", or a table with call, calls or any_of')
-    forms = [key for key in ("call", "calls", "any_of") if key in raw]
+              'use "direct", "tool", "retry", or a table with call, calls, any_of, answer, retry or steps')
+    no_repeat = _flag(raw, "no_repeat", where, name)
+    raw = {k: v for k, v in raw.items() if k != "no_repeat"}
+    forms = [key for key in ("call", "calls", "any_of", "answer", "retry", "steps") if key in raw]
+    if not forms and "final" in raw:
+        forms = ["steps"]  # a rollout judged on its answer alone
+    if not forms and not raw and no_repeat:
+        return Expectation("any", no_repeat=True)
     if len(forms) != 1:
         _fail(where, name, f"table has keys {sorted(raw)}",
-              "give exactly one of call, calls or any_of")
-    form = forms[0]
+              "give exactly one of call, calls or any_of (or answer, retry, steps)")
+    exp = _parse_form(forms[0], raw, where, name)
+    exp.no_repeat = no_repeat
+    return exp
+
+
+def _parse_form(form: str, raw: dict, where: str, name: str) -> Expectation:
     if form == "call":
-        return Expectation("call", calls=[_parse_call(raw, where, name)])
-    if form == "calls":
-        _check_keys(raw, ("calls", "order"), where, name)
-        items = _nonempty_list(raw["calls"], where, f"{name}.calls")
-        calls = [_parse_call(item, where, f"{name}.calls[{i}]") for i, item in enumerate(items)]
+        return Expectation("call", calls=[parse_call(raw, where, name)])
+    if form in ("calls", "steps"):
+        _check_keys(raw, (form, "order") + (("final",) if form == "steps" else ()), where, name)
+        items = _nonempty_list(raw[form], where, f"{name}.{form}") if form == "calls" or form in raw else []
+        calls = [parse_call(item, where, f"{name}.{form}[{i}]") for i, item in enumerate(items)]
         order = _choice(raw.get("order", "any"), ORDERS, where, f"{name}.order")
-        return Expectation("calls", calls=calls, order=order)
+        final = parse_expectation(raw["final"], where, f"{name}.final") if "final" in raw else None
+        if final and final.kind == "steps":
+            _fail(where, f"{name}.final", "steps cannot nest", "give the last turn's expectation, e.g. \"direct\"")
+        return Expectation(form, calls=calls, order=order, final=final)
+    if form == "answer":
+        _check_keys(raw, ("answer",), where, name)
+        return Expectation("direct", answer=_parse_answer(raw["answer"], where, f"{name}.answer"))
+    if form == "retry":
+        _check_keys(raw, ("retry",), where, name)
+        target = raw["retry"]
+        if target is not True and (not isinstance(target, str) or not target):
+            _fail(where, f"{name}.retry", f"expected a call id or true, got {target!r}",
+                  'name the call to retry (retry = "call_1"), or write retry = true for the last call')
+        return Expectation("retry", retry="" if target is True else target)
     _check_keys(raw, ("any_of",), where, name)
     items = _nonempty_list(raw["any_of"], where, f"{name}.any_of")
     return Expectation("any_of", alternatives=[
         parse_expectation(item, where, f"{name}.any_of[{i}]") for i, item in enumerate(items)])
+
+
+def _parse_answer(raw: Any, where: str, name: str) -> Answer:
+    if not isinstance(raw, dict) or not raw:
+        _fail(where, name, f"expected a table, got {raw!r}", 'give { contains = ["…"] } and/or { regex = "…" }')
+    _check_keys(raw, ("contains", "regex"), where, name)
+    contains = raw.get("contains", [])
+    contains = [contains] if isinstance(contains, str) else contains
+    if not isinstance(contains, list) or not all(isinstance(c, str) and c for c in contains):
+        _fail(where, f"{name}.contains", f"expected a list of non-empty strings, got {raw.get('contains')!r}",
+              'give contains = ["3 errors", "ledger.py"]')
+    regex = _string(raw["regex"], where, f"{name}.regex") if "regex" in raw else None
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as e:
+            _fail(where, f"{name}.regex", f"bad regular expression: {e}", "fix the pattern")
+    return Answer(contains=contains, regex=regex)
 
 
 def parse_matcher(raw: Any, where: str, name: str) -> Matcher:
@@ -156,6 +240,13 @@ def parse_matcher(raw: Any, where: str, name: str) -> Matcher:
                    for i, value in enumerate(raw["items"])]
     m.optional = _flag(raw, "optional", where, name)
     m.absent = _flag(raw, "absent", where, name)
+    if "from_result" in raw:
+        m.from_result = _string(raw["from_result"], where, f"{name}.from_result")
+        if not m.from_result:
+            _fail(where, f"{name}.from_result", "empty", "name the call id whose result holds the value")
+        m.path = _string(raw["path"], where, f"{name}.path") if "path" in raw else None
+    elif "path" in raw:
+        _needs(raw, "path", "from_result", where, name)
     if m.absent and len(raw) > 1:
         _fail(where, name, "absent = true cannot be combined with other keys",
               "use { absent = true } alone")
@@ -168,11 +259,11 @@ def parse_arguments(raw: Any, where: str, name: str) -> dict[str, Matcher]:
     return {key: parse_matcher(value, where, f"{name}.{key}") for key, value in raw.items()}
 
 
-def _parse_call(raw: Any, where: str, name: str) -> CallExpect:
+def parse_call(raw: Any, where: str, name: str, extra_keys: tuple = ()) -> CallExpect:
     if not isinstance(raw, dict):
         _fail(where, name, f"expected a table, got {_type_name(raw)}",
               "give { call = NAME, arguments = { … } }")
-    _check_keys(raw, ("call", "arguments", "extra_arguments"), where, name)
+    _check_keys(raw, ("call", "arguments", "extra_arguments") + extra_keys, where, name)
     if "call" not in raw:
         _fail(where, f"{name}.call", "missing", "name the tool the model should call")
     call = _string(raw["call"], where, f"{name}.call")

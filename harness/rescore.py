@@ -3,13 +3,29 @@ recorded one by default), into a new run folder that keeps the original generati
 from dataclasses import replace
 from pathlib import Path
 
-from harness.backends.base import Generation
+from typing import Iterator
+
+from harness import episodes
+from harness.backends.base import Backend, Generation, LoadInfo, Request
+from harness.conversation import assistant_turns
 from harness.errors import InputError
 from harness.records import Manifest, Record
 from harness.results import RESULTS, RecordWriter, RunLock, load_run, write_manifest
-from harness.runner import coverage, final_status, now
+from harness.runner import coverage, final_status, now, recorded_turns
 from harness.scoring import judge
 from harness.suite import Suite
+
+
+class Unrecorded(Backend):
+    """Re-scoring generates nothing: a rollout turn the run never recorded becomes a backend error."""
+
+    def load(self) -> LoadInfo:
+        return LoadInfo()
+
+    def generate(self, requests: list[Request]) -> Iterator[Generation]:
+        for r in requests:
+            yield Generation(case_id=r.case.id, sample=r.sample, output="", timing="replayed",
+                             error=f"the run has no recorded output for case '{r.case.id}' turn {r.turn}")
 
 
 def generation_of(record: Record) -> Generation:
@@ -23,7 +39,7 @@ def generation_of(record: Record) -> Generation:
 
 def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int]:
     """Writes `out`; returns its manifest and how many records had no case in the suite (left out)."""
-    run = load_run(run_dir)
+    run = load_run(run_dir, views=False)  # whole outputs: they are detected again
     if run.manifest is None:
         raise InputError(f"{run_dir}: no manifest.json; give a run folder written by `harness run`")
     by_id = {c.id: c for c in suite.cases}
@@ -37,8 +53,17 @@ def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int
         try:
             records = []
             for old in kept:
+                if by_id[old.id].script:
+                    continue  # a rollout is re-judged turn by turn below
                 record = judge(by_id[old.id], generation_of(old), old.sampler)
                 record.tokens_per_s, record.finished_at = old.tokens_per_s, old.finished_at
+                writer.write(record)
+                records.append(record)
+            # rollouts: replay each episode from its recorded turns; the script answers the calls anew
+            rollouts = sorted({(r.id, r.sample) for r in kept if by_id[r.id].script})
+            requests = [Request(by_id[i], s, turn=assistant_turns(by_id[i].messages)) for i, s in rollouts]
+            for record in episodes.run_episodes(Unrecorded(None), requests, recorded_turns(kept, by_id),
+                                                run.manifest.sampler, include_recorded=True) if requests else ():
                 writer.write(record)
                 records.append(record)
         finally:

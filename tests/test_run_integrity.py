@@ -22,7 +22,7 @@ SUITE = load_suite(REFERENCE_SUITE)
 
 
 def replay_file(path, samples=1, output=None):
-    lines = [{"id": c.id, "sample": s, "output": output(c, s) if output else passing_output(c.expect_raw),
+    lines = [{"id": c.id, "sample": s, "output": output(c, s) if output else passing_output(c),
               "latency_s": 0.5, "completion_tokens": 10} for c in SUITE.cases for s in range(samples)]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
@@ -38,7 +38,8 @@ def test_default_folders_of_runs_started_together_never_collide(tmp_path):
     folders = sorted((tmp_path / "reports").iterdir())
     assert len(folders) == 3
     for folder in folders:
-        assert len(read_records(folder)) == 20 and len((folder / "results.jsonl").read_text().splitlines()) == 20
+        n = len(SUITE.cases)
+        assert len(read_records(folder)) == n and len((folder / "results.jsonl").read_text().splitlines()) == n
 
 
 def test_a_second_writer_of_one_run_folder_is_refused_with_the_pid(tmp_path):
@@ -89,15 +90,15 @@ def test_identical_samples_do_not_narrow_the_interval_or_the_diff_p_value(tmp_pa
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay_file(tmp_path / "b.jsonl", samples=3)),
                    "--run-dir", str(three), "--samples", "3").returncode == 0
     a, b = _json_report(one), _json_report(three)
-    assert b["overall"]["total"] == 20 and b["overall"]["records"] == 60
+    assert b["overall"]["total"] == len(SUITE.cases) and b["overall"]["records"] == 3 * len(SUITE.cases)
     assert b["overall"]["ci95"] == a["overall"]["ci95"]
     assert b["overall"]["pass_all_k"] == 1.0 and b["overall"]["flip_rate"] == 0.0
-    # a broken model with identical samples: the paired test sees 20 cases, not 60 records
+    # a broken model with identical samples: the paired test sees the cases, not 3x as many records
     broken = tmp_path / "broken"
-    bad = replay_file(tmp_path / "c.jsonl", samples=3, output=lambda c, s: "no idea" if c.category == "lint" else passing_output(c.expect_raw))
+    bad = replay_file(tmp_path / "c.jsonl", samples=3, output=lambda c, s: "no idea" if c.category == "lint" else passing_output(c))
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(bad), "--run-dir", str(broken), "--samples", "3").returncode == 0
     single = tmp_path / "single"
-    bad1 = replay_file(tmp_path / "d.jsonl", output=lambda c, s: "no idea" if c.category == "lint" else passing_output(c.expect_raw))
+    bad1 = replay_file(tmp_path / "d.jsonl", output=lambda c, s: "no idea" if c.category == "lint" else passing_output(c))
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(bad1), "--run-dir", str(single)).returncode == 0
     p3 = json.loads(run_cli("diff", str(three), str(broken), "--format", "json").stdout)["mcnemar_p"]
     p1 = json.loads(run_cli("diff", str(one), str(single), "--format", "json").stdout)["mcnemar_p"]
@@ -106,7 +107,7 @@ def test_identical_samples_do_not_narrow_the_interval_or_the_diff_p_value(tmp_pa
 
 def test_flip_rate_and_pass_at_k_when_samples_disagree(tmp_path):
     flaky = replay_file(tmp_path / "f.jsonl", samples=2,
-                        output=lambda c, s: "no idea" if c.category == "lint" and s == 1 else passing_output(c.expect_raw))
+                        output=lambda c, s: "no idea" if c.category == "lint" and s == 1 else passing_output(c))
     run_dir = tmp_path / "run"
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(flaky), "--run-dir", str(run_dir), "--samples", "2").returncode == 0
     lint = _json_report(run_dir)["categories"]["lint"]
@@ -145,7 +146,7 @@ def test_partial_and_interrupted_runs_fail_the_gate_and_say_so(tmp_path):
 
 
 def test_a_run_killed_after_its_last_record_is_finalized_on_resume(tmp_path):
-    run_dir = make_run(tmp_path / "run")
+    run_dir = make_run(tmp_path / "run", suite=REFERENCE_SUITE)
     manifest = read_manifest(run_dir)
     manifest.status = "running"
     write_manifest(run_dir, manifest)
@@ -195,7 +196,7 @@ def test_a_detector_crash_is_a_harness_error_not_the_models_fault(tmp_path, monk
     assert cli_main(["run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(tmp_path / "run"),
                      "--quiet", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["harness_errors"]["count"] == 20 and report["overall"]["total"] == 0
+    assert report["harness_errors"]["count"] == len(SUITE.cases) and report["overall"]["total"] == 0
     assert "malformed_call" not in report["reasons"]
     assert all(r.reason == "harness_error" and "detector bug" in r.detail for r in read_records(tmp_path / "run"))
 
@@ -227,7 +228,7 @@ def test_a_full_disk_ends_the_run_failed_with_exit_4_and_a_resumable_folder(tmp_
     assert 0 < len(kept) < 20
     assert read_manifest(run_dir).status == "failed"
     resumed = run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir))
-    assert resumed.returncode == 0 and len(read_records(run_dir)) == 20
+    assert resumed.returncode == 0 and len(read_records(run_dir)) == len(SUITE.cases)
     assert read_manifest(run_dir).status == "complete"
 
 
@@ -284,7 +285,7 @@ def test_manifest_reads_back_tolerantly_and_damage_is_named(tmp_path):
 
 def test_runner_seeds_each_case_and_sample_apart():
     seeds = {runner.case_seed(0, c.id, s) for c in SUITE.cases for s in range(3)}
-    assert len(seeds) == 60 and runner.case_seed(0, "a", 1) == runner.case_seed(0, "a", 1)
+    assert len(seeds) == 3 * len(SUITE.cases) and runner.case_seed(0, "a", 1) == runner.case_seed(0, "a", 1)
 
 
 def test_with_overrides_gives_a_new_spec():

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
-from harness.backends.base import Backend, Generation, LoadInfo, Request
+from harness.backends.base import Backend, CallProbe, Generation, LoadInfo, Request
 from harness.errors import InputError
 from harness.models import ModelSpec
 from harness.options import Option
 from harness.suite import Case, openai_tools
 
 EXCERPT_CHARS = 300
+PROBE_TOP_LOGPROBS = 20  # the most OpenAI's API allows
 MAX_WAIT_S = 60.0  # cap on one backoff or Retry-After, so one case never stalls a run for long
 
 
@@ -101,8 +102,9 @@ def wire_messages(messages: list[dict]) -> list[dict]:
             for m in messages]
 
 
-def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
-    body = {"model": s.model, "messages": wire_messages(case.messages), "temperature": spec.temperature,
+def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int, messages: list[dict] | None = None) -> dict:
+    """`messages`: the conversation so far when it goes beyond the case's own (a rollout's later turns)."""
+    body = {"model": s.model, "messages": wire_messages(messages or case.messages), "temperature": spec.temperature,
             "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed + sample,
             "stream": True, "stream_options": {"include_usage": True}}
     if case.tools:
@@ -210,6 +212,8 @@ class OpenAIBackend(Backend):
         "max_retries": Option(int, "retries of timeouts, 429 and 5xx", min=0),
         "backoff_s": Option((int, float), "first retry wait, doubling after", min=0),
         "extra_body": Option(dict, "extra request fields passed through"),
+        "call_marker": Option(str, "the text that starts a call (e.g. <tool_call>): harness probe reads its "
+                                   "first-token probability from the server's logprobs"),
     }
 
     def identity(self) -> dict:
@@ -268,7 +272,7 @@ class OpenAIBackend(Backend):
 
     def complete(self, request: Request) -> Generation:
         s = self.settings
-        body = request_body(self.spec, s, request.case, request.sample)
+        body = request_body(self.spec, s, request.case, request.sample, request.messages)
         prompt = {k: body.get(k) for k in ("messages", "tools", "chat_template_kwargs")}
         gen = Generation(case_id=request.case.id, sample=request.sample, output="",
                          prompt_sha256=hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest(),
@@ -321,6 +325,32 @@ class OpenAIBackend(Backend):
 
     def generation_details(self) -> dict:
         return self.details
+
+    def probe(self, requests: list[Request]) -> list[CallProbe]:
+        """p_call from the first token's logprobs (issue 17), one 1-token request per case; n/a with the reason
+        where the server returns none or no call_marker (the text that starts a call) is configured."""
+        import httpx
+
+        from harness.probe import first_token_p_call
+
+        marker = self.spec.options.get("call_marker", "")
+        out = []
+        for r in requests:
+            if not marker:
+                out.append(CallProbe(r.case.id, r.sample, None, na=f"set call_marker (the text that starts a call, "
+                                     f"e.g. \"<tool_call>\") in {self.spec.source} to probe this server"))
+                continue
+            body = {**request_body(self.spec, self.settings, r.case, r.sample), "stream": False, "max_tokens": 1,
+                    "logprobs": True, "top_logprobs": PROBE_TOP_LOGPROBS}
+            body.pop("stream_options")
+            try:
+                reply = self.client.post(f"{self.settings.base_url}/chat/completions", json=body)
+                p_call, top, na = first_token_p_call(reply.json() if reply.status_code < 400 else None, marker)
+                na = na if reply.status_code < 400 else f"HTTP {reply.status_code}: {excerpt(reply.text)}"
+            except (httpx.HTTPError, ValueError) as e:
+                p_call, top, na = None, [], f"{type(e).__name__}: {excerpt(str(e))}"
+            out.append(CallProbe(r.case.id, r.sample, p_call, na=na, marker=marker, top_tokens=top))
+        return out
 
     def close(self) -> None:
         if hasattr(self, "client"):

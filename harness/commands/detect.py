@@ -10,6 +10,7 @@ import sys
 from harness.detect import Detection, detect
 from harness.errors import InputError
 from harness.jsonl import json_lines
+from harness.userfiles import open_binary
 
 HINT = 'each line must be a JSON object with an "output" field'
 
@@ -26,13 +27,10 @@ def main(args) -> int:
         return 0
     path = getattr(args, "file", "-") or "-"
     if path == "-":
-        _run(sys.stdin, "<stdin>")
+        _run(getattr(sys.stdin, "buffer", sys.stdin), "<stdin>")  # bytes: each line is decoded strictly
         return 0
-    try:
-        with open(path, encoding="utf-8") as lines:
-            _run(lines, path)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror}); give a JSONL file or - for stdin") from None
+    with open_binary(path, "detect input", "give a JSONL file or - for stdin") as lines:
+        _run(lines, path)
     return 0
 
 

@@ -1,16 +1,20 @@
 """`harness import bfcl`: turn BFCL categories into JSONL suites (and optionally a ground-truth replay file)."""
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from harness.bfcl import CATEGORIES, hermes_output, load_bfcl
+from harness.bfcl import CATEGORIES, data_files, hermes_output, load_bfcl, possible_cases
 from harness.errors import InputError
 
 HELP = """\
 Import BFCL categories as JSONL suites, one case per line (id, category, messages, tools, expect).
 -o OUT ending in .jsonl writes every category into that one suite; any other OUT is a folder that
-gets one suite per category, named bfcl_<category>.jsonl. Java and JavaScript categories, multi-turn,
-memory, web search and format sensitivity are not imported.
+gets one suite per category, named bfcl_<category>.jsonl. Java and JavaScript categories, memory,
+web search and format sensitivity are not imported. multi_turn_base (not in the default set) becomes
+one gold-prefix case per turn of each entry: the earlier turns with their ground-truth calls and the
+results BFCL's environment classes give for them, run here at import time (needs bfcl-eval installed,
+or --data with the bfcl-eval wheel).
 """
 
 
@@ -37,7 +41,17 @@ def main(args: argparse.Namespace) -> int:
                                for n in arg.split(",") if n.strip()))
     if not names:
         raise InputError("--category: no category named; use e.g. --category simple_python,multiple")
-    imported = load_bfcl(args.data, names)
+    from harness.bfcl_multiturn import MULTI_TURN_CATEGORIES, import_multi_turn
+
+    imported = load_bfcl(args.data, [n for n in names if n not in MULTI_TURN_CATEGORIES])
+    for name in [n for n in names if n in MULTI_TURN_CATEGORIES]:
+        cases, notes = import_multi_turn(*data_files(args.data), args.data, name)
+        imported += cases
+        for note in notes:
+            print(f"{name}: {note}", file=sys.stderr)
+    imported, dropped = possible_cases(imported)
+    for reason in dropped:  # a suite holding them would be refused by validate
+        print(f"skipped {reason}", file=sys.stderr)
     out = Path(args.output)
     if out.suffix == ".jsonl":
         _write_jsonl(out, [item.case for item in imported])
