@@ -53,6 +53,7 @@ class MLXBackend(Backend):
         "latency_mode": Option(str, "batched or sequential", choices=LATENCY_MODES),
         "batch_size": Option(int, "cases per batch", min=1),
     }
+    continuous = True  # refill batch slots as cases finish; False (fixed batches) only for comparisons
 
     def load(self) -> LoadInfo:
         self.latency_mode, self.batch_size = latency_options(self.spec)
@@ -127,11 +128,12 @@ class MLXBackend(Backend):
             paths = [mlx_batch.attention_path(self.model, g.prefix_tokens) for g in groups]
             timing, self.details = "batched", {
                 "mode": "batched", "reason": None, "batch_size": max((g.batch_size for g in groups), default=0),
+                "continuous": self.continuous,
                 "attention": ",".join(sorted(set(paths))),
                 "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size,
                             "attention": path} for g, path in zip(groups, paths)]}
             finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
-                                                 sampler)
+                                                 sampler, continuous=self.continuous)
         tokens = 0
         for done, f in enumerate(finished, 1):
             request, ids = requests[f.index], prompts[f.index]
