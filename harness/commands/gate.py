@@ -21,14 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from harness.reporting import diff
     from harness.reporting.gate import evaluate, junit_xml, load_rules, summary_md
-    from harness.reporting.render import check_output_path
     from harness.reporting.summary import summarize_run
     from harness.results import load_run
+    from harness.userfiles import check_output_path
 
     if args.junit_cases and not args.junit:
         raise InputError("--junit-cases adds cases to the JUnit file: give --junit FILE too")
-    for path in (args.junit, args.summary):
-        check_output_path(path)
+    check_output_path(args.junit, "--junit")
+    check_output_path(args.summary, "--summary")
     rules_spec = load_rules(args.rules)
     # each folder is read once for summary, comparison and JUnit; full records when the JUnit shows outputs
     run = load_run(args.run, args.skip_damaged, views=not args.junit_cases)
