@@ -160,7 +160,7 @@ def test_suites_are_not_collected_without_a_model(project):
     (["--harness-model", "no-such-model"], "unknown model 'no-such-model'"),
     (["--harness-replay", "replay.jsonl", "--harness-gate=bad.toml"], "bad.toml: unknown section [overal]"),
     (["--harness-replay", "replay.jsonl", "--harness-gate=base.toml"], "give --harness-baseline RUN"),
-    (["--harness-replay", "missing.jsonl"], "missing.jsonl: no such replay file"),
+    (["--harness-replay", "missing.jsonl"], "missing.jsonl: cannot read the replay file"),
 ])
 def test_bad_input_is_a_one_line_error(project, args, message):
     (project / "bad.toml").write_text("[overal]\nmin_accuracy = 0.5\n")
