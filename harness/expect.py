@@ -6,6 +6,10 @@ Forms (`expect = …` in a suite):
   { call = NAME, arguments = { PARAM = MATCHER, … }, extra_arguments = "forbid" | "allow" }
   { calls = [ {call = …, arguments = …}, … ], order = "any" | "exact" }     parallel calls
   { any_of = [ EXPECTATION, … ] }                                           alternatives
+  "answer" | "ask" | "decline" | "call" | "malformed"   the response kind (harness/kinds.py) must be this;
+                                "call" is any detected call, even to a tool not offered ("tool" is not)
+  { ask = { about = [PARAM, …] } }                     ask, and the question names each PARAM (or
+                                                       words of its description)
 A MATCHER is a literal (deep equality; 1 and 1.0 are equal, true is not 1) or a table of keys that
 must all hold: one_of (+ normalize = "bfcl"), regex (re.search: anchor it yourself), contains,
 type, approx (+ tol), fields (+ extra_fields), items, optional, absent. A table is always a
@@ -24,6 +28,9 @@ MATCHER_KEYS = ("one_of", "normalize", "regex", "contains", "type", "approx", "t
 NORMALIZERS = ("bfcl",)
 EXTRA_POLICIES = ("forbid", "allow")
 ORDERS = ("any", "exact")
+RESPONSE_KINDS = ("answer", "ask", "decline", "call", "malformed")  # expectable kinds (not "unsure")
+STRING_FORMS = ("direct", "tool") + RESPONSE_KINDS
+FORMS_HINT = f'use one of {", ".join(map(repr, STRING_FORMS))}, or a table with call, calls, any_of or ask'
 DEFAULT_TOL = 1e-6
 
 
@@ -89,14 +96,18 @@ class CallExpect:
 
 @dataclass
 class Expectation:
-    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of"
+    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "response"
     calls: list[CallExpect] = field(default_factory=list)  # one for "call"
     order: str = "any"
     alternatives: "list[Expectation]" = field(default_factory=list)
+    response: str | None = None  # for "response": one of RESPONSE_KINDS
+    about: list[str] = field(default_factory=list)  # for an ask: parameters the question must name
 
     def to_raw(self) -> Any:
         if self.kind in ("direct", "tool"):
             return self.kind
+        if self.kind == "response":
+            return {"ask": {"about": list(self.about)}} if self.about else self.response
         if self.kind == "call":
             return self.calls[0].to_raw()
         if self.kind == "calls":
@@ -111,7 +122,19 @@ def is_tool_expected(exp: Expectation) -> bool:
     """True when the case expects a call; any_of expects one only if every alternative does."""
     if exp.kind == "any_of":
         return all(is_tool_expected(alt) for alt in exp.alternatives)
+    if exp.kind == "response":
+        return exp.response == "call"
     return exp.kind != "direct"
+
+
+def intended_kinds(exp: Expectation) -> frozenset[str]:
+    """The response kinds a case is written for, for confusion matrices: "direct" means an answer
+    (though it scores any reply without a call as passing)."""
+    if exp.kind == "any_of":
+        return frozenset().union(*(intended_kinds(alt) for alt in exp.alternatives))
+    if exp.kind == "response":
+        return frozenset([exp.response])
+    return frozenset(["answer" if exp.kind == "direct" else "call"])
 
 
 def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation:
@@ -119,16 +142,18 @@ def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation
     if isinstance(raw, str):
         if raw in ("direct", "tool"):
             return Expectation(raw)
-        _fail(where, name, f"unknown expectation {raw!r}",
-              'use "direct", "tool", or a table with call, calls or any_of')
+        if raw in RESPONSE_KINDS:
+            return Expectation("response", response=raw)
+        _fail(where, name, f"unknown expectation {raw!r}", FORMS_HINT)
     if not isinstance(raw, dict):
-        _fail(where, name, f"expected a string or a table, got {_type_name(raw)}",
-              'use "direct", "tool", or a table with call, calls or any_of')
-    forms = [key for key in ("call", "calls", "any_of") if key in raw]
+        _fail(where, name, f"expected a string or a table, got {_type_name(raw)}", FORMS_HINT)
+    forms = [key for key in ("call", "calls", "any_of", "ask") if key in raw]
     if len(forms) != 1:
         _fail(where, name, f"table has keys {sorted(raw)}",
-              "give exactly one of call, calls or any_of")
+              "give exactly one of call, calls or any_of (or ask, for a question)")
     form = forms[0]
+    if form == "ask":
+        return _parse_ask(raw, where, name)
     if form == "call":
         return Expectation("call", calls=[_parse_call(raw, where, name)])
     if form == "calls":
@@ -220,6 +245,20 @@ def _parse_call(raw: Any, where: str, name: str) -> CallExpect:
     extra = _choice(raw.get("extra_arguments", "forbid"), EXTRA_POLICIES, where,
                     f"{name}.extra_arguments")
     return CallExpect(call, arguments, extra)
+
+
+def _parse_ask(raw: dict, where: str, name: str) -> Expectation:
+    _check_keys(raw, ("ask",), where, name)
+    spec = raw["ask"]
+    if not isinstance(spec, dict):
+        _fail(where, f"{name}.ask", f"expected a table, got {_type_name(spec)}",
+              'give { about = ["PARAM", …] }, or write expect = "ask"')
+    _check_keys(spec, ("about",), where, f"{name}.ask")
+    about = _nonempty_list(spec.get("about"), where, f"{name}.ask.about")
+    for i, item in enumerate(about):
+        if not _string(item, where, f"{name}.ask.about[{i}]"):
+            _fail(where, f"{name}.ask.about[{i}]", "empty", "name the parameter the question must ask for")
+    return Expectation("response", response="ask", about=list(about))
 
 
 def _check_literal(value: Any, where: str, name: str, allow_object: bool = False) -> None:

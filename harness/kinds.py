@@ -21,6 +21,7 @@ CUE_CHARS = 60
 class Kind:
     kind: str  # one of KINDS
     cue: str  # what decided it, for people
+    asks: tuple[str, ...] = ()  # the sentences that ask the user for something, verbatim
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ _REFUSAL = _any(
     r"\bi\s+(?:\w+\s+)?(?:can ?not|can't|can’t|won't be able|will not be able)\b",
     r"\bi\s+(?:\w+\s+)?(?:do not|don't|don’t|lack|have no)\s+(?:have\s+)?(?:the\s+|any\s+|a\s+|an\s+)?"
     r"(?:ability|capabilit|access|real-time|tools?|functions?|permission|means|way)",
-    r"\b(?:beyond|outside(?: of)?)\s+(?:my|the)\s+(?:\w+\s+)?(?:capabilit|scope|abilit)",
-    r"\b(?:not|isn't|is not)\s+(?:possible|something)\s+(?:for me|i can)",
+    r"\b(?:beyond|outside(?: of)?|not within)\s+(?:my|the)\s+(?:\w+\s+)?(?:capabilit|scope|abilit)",
+    r"\bbeyond what i\b", r"\bnot (?:possible for me|something i(?:'m| am)? (?:can|could|able))",
+    r"\bi(?:'m|’m| am)\s+(?:not\s+(?:equipped|designed|programmed|permitted|allowed|authorized)|only\s+(?:able|designed))\b",
     r"\bi\s+(?:must|have to|need to)\s+decline\b",
     r"\b(?:none of|no)\s+(?:the\s+|my\s+)?(?:available\s+|provided\s+|given\s+|offered\s+|suitable\s+)?"
     r"(?:tools?|functions?)\s+(?:\w+\s+){0,3}?(?:can|could|support|allows?|lets?|is able|are able|for|to|that)\b",
@@ -74,8 +76,8 @@ _PARTIAL = _any(
 )
 # Requests for information that need no question mark.
 _REQUEST = _any(
-    r"\b(?:please|kindly)\s+(?:\w+\s+){0,2}?(?:specify|provide|tell|confirm|clarify|share|give|indicate|send|"
-    r"enter|choose|select|let me know)\b",
+    r"\b(?:please|kindly)\s+(?:\w+\s+){0,2}?(?:specify|provide|tell me (?!if)|confirm|clarify|share|give|indicate|"
+    r"send|enter|choose|select)\b",
     r"\bi\s+(?:need|will need|'ll need|would need|require|must know|need to know|need to confirm)\b",
     r"\blet me know\s+(?!if you (?:need|have|want|would)|if there)(?:which|what|the|your|if|whether|how|when|where)\b",
     r"\bich\s+(?:benötige|brauche)\b", r"\bbitte\s+(?:\w+\s+){0,2}?(?:geben|nennen|teilen|sagen)\s+sie\b",
@@ -88,8 +90,9 @@ _REQUEST = _any(
 _OFFER = _any(
     r"^\W*(?:would you like\s+(?:me to|more|any|anything|further|additional|to (?:proceed|book|continue|order|"
     r"know|see|hear|try|learn|get)|that|those|these|this|it)\b)",
-    r"^\W*(?:do you want me to|shall i|should i (?:go ahead|proceed|continue)|is there anything|anything else|"
-    r"(?:can|may|how (?:else )?can) i (?:help|assist))",
+    r"^\W*(?:do you want me to|want me to|shall i|should i (?:go ahead|proceed|continue)|is there (?:anything|something)|"
+    r"anything else|any other questions|does that help|how does that sound|do you need (?:anything|more|any|further|help)|"
+    r"(?:can|may|how (?:else )?can|what else can) i (?:help|assist|do))",
     r"^\W*(?:möchten sie (?:noch|weitere|mehr)|kann ich (?:sonst|noch|ihnen))",
     r"^\W*(?:souhaitez-vous (?:que je|d['’]autres|plus)|puis-je vous)", r"^\W*¿?(?:desea (?:que|algo)|puedo ayudar)",
     r"^\W*(?:还有什么|需要我)",
@@ -121,7 +124,7 @@ def classify(text: str | None, detection: Detection, tools: list[dict] | None = 
     if refusal and asks:
         if about:
             return Kind("ask", f"asks for {mentioned_parameters(about, tools)[0]!r} despite the refusal "
-                               f"{_quote(refusal)}")
+                               f"{_quote(refusal)}", tuple(asks))
         return Kind("unsure", f"refusal {_quote(refusal)} and question {_quote(asks[0])} conflict")
     if refusal:
         after = visible[visible.find(refusal):]
@@ -130,8 +133,8 @@ def classify(text: str | None, detection: Detection, tools: list[dict] | None = 
         return Kind("decline", f"refusal {_quote(refusal)}")
     if asks:
         if about:
-            return Kind("ask", f"asks for {mentioned_parameters(about, tools)[0]!r}: {_quote(about)}")
-        return Kind("ask", f"asks the user: {_quote(asks[0])}")
+            return Kind("ask", f"asks for {mentioned_parameters(about, tools)[0]!r}: {_quote(about)}", tuple(asks))
+        return Kind("ask", f"asks the user: {_quote(asks[0])}", tuple(asks))
     near = f" (near miss: {detection.near_miss})" if detection.near_miss else ""
     return Kind("answer", f"no call, question or refusal{near}")
 

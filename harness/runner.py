@@ -12,6 +12,7 @@ from harness.backends import backend_class
 from harness.backends.base import Generation, Request
 from harness.detect import Detection, detect
 from harness.errors import InputError
+from harness.kinds import Kind, classify, hallucinations
 from harness.models import ModelSpec
 from harness.results import (RESULTS, RecordWriter, is_backend_error, read_manifest, read_records, record_key,
                              write_manifest)
@@ -45,9 +46,11 @@ def detect_generation(gen: Generation, tools: list[dict]) -> Detection:
 def make_record(case: Case, gen: Generation, spec: ModelSpec) -> dict:
     if gen.error is not None:
         detection, verdict = Detection(), backend_error_verdict(gen.error)
+        kind = Kind("unsure", "backend error: nothing was generated")
     else:
         detection = detect_generation(gen, case.tools)
-        verdict = score(case.expect, detection, case.tools)
+        kind = classify(gen.output, detection, case.tools)
+        verdict = score(case.expect, detection, case.tools, kind)
     tps = None
     if gen.completion_tokens and gen.latency_s:
         tps = gen.completion_tokens / gen.latency_s
@@ -58,12 +61,20 @@ def make_record(case: Case, gen: Generation, spec: ModelSpec) -> dict:
         "passed": verdict.passed, "level": verdict.level, "reason": verdict.reason, "detail": verdict.detail,
         "decision": verdict.decision, "tool": verdict.tool, "call": verdict.call,
         "expect": case.expect_raw,
+        **outcome_fields(kind, detection, case.tools),
         "latency_s": gen.latency_s, "ttft_s": gen.ttft_s, "timing": gen.timing,
         "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens, "tokens_per_s": tps,
         "finish_reason": gen.finish_reason, "error": gen.error, "prompt_sha256": gen.prompt_sha256,
         "sampler": spec.sampler(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def outcome_fields(kind: Kind, detection: Detection, tools: list[dict]) -> dict:
+    """The response kind and the hallucinations, counted whatever the case expects (issue 16)."""
+    found = hallucinations(detection, tools)
+    return {"response_kind": kind.kind, "kind_cue": kind.cue, "hallucinated_tools": found.tools,
+            "hallucinated_arguments": found.arguments, "tools_offered": found.offered}
 
 
 def _versions() -> dict:

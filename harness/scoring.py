@@ -1,8 +1,9 @@
 """Score one Detection against a case's Expectation: a Verdict per level with a failure reason.
 
-Levels, each its own accuracy column: decision (called vs answered directly, as expected), tool
-(right tool names as a multiset), call (names and argument values under the matchers). A case
-that fails a level fails every level after it; a passing direct case passes all three.
+Levels, each its own accuracy column: decision (called vs answered directly, as expected; for
+answer/ask/decline expectations, the response kind), tool (right tool names as a multiset, all of
+them offered), call (names and argument values under the matchers). A case that fails a level fails
+every level after it; a passing case without a call passes all three.
 """
 import re
 from collections import Counter
@@ -11,9 +12,12 @@ from typing import Any
 
 from harness.detect.base import Detection, ToolCall
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
+from harness.kinds import Kind, classify, hallucinations, mentioned_parameters
 
-REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count",
-           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "backend_error")
+REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count", "hallucinated_tool",
+           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "no_ask", "vague_ask",
+           "no_decline", "wrong_kind", "backend_error")
+_KIND_MISSES = {"ask": "no_ask", "decline": "no_decline"}  # else wrong_kind
 LEVELS = ("decision", "tool", "call")
 
 
@@ -39,12 +43,18 @@ def backend_error_verdict(message: str) -> Verdict:
     return Verdict(False, None, "backend_error", message, None, None, None)
 
 
-def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None) -> Verdict:
-    """`tools` (the case's tool schemas) only refines wrong_value into wrong_type."""
+def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None,
+          kind: Kind | None = None) -> Verdict:
+    """`tools` (the case's tool schemas; None: not known) flags calls to tools not offered and refines
+    wrong_value into wrong_type. `kind` is the output's classify() result, which answer/ask/decline
+    expectations need (without it they see only the detection)."""
     if expect.kind == "any_of":
+        kind = kind or classify(None, detection, tools)
         # the alternative that got furthest explains the failure best; max keeps the first of ties
-        verdicts = [score(alt, detection, tools) for alt in expect.alternatives]
+        verdicts = [score(alt, detection, tools, kind) for alt in expect.alternatives]
         return max(verdicts, key=lambda v: (v.decision, v.tool, v.call))
+    if expect.kind == "response":
+        return _score_kind(expect, kind or classify(None, detection, tools), detection, tools)
     names = [c.name for c in detection.calls]
     if not is_tool_expected(expect):
         if detection.outcome == "none":
@@ -58,6 +68,10 @@ def score(expect: Expectation, detection: Detection, tools: list[dict] | None = 
         near = f" (near miss: {detection.near_miss})" if detection.near_miss else ""
         return _failed("decision", "no_call", f"expected a call, got a direct answer{near}")
     if expect.kind == "tool":
+        # named expectations already fail an invented tool as wrong_tool; records count it either way
+        invented = hallucinations(detection, tools).tools if tools is not None else []
+        if invented:
+            return _failed("tool", "hallucinated_tool", f"called {_names_text(invented)[4:]}, not among the offered tools")
         if detection.outcome == "call":
             return _passed()
         level = "call" if names else "tool"  # was at least one name complete?
@@ -77,6 +91,29 @@ def score(expect: Expectation, detection: Detection, tools: list[dict] | None = 
     if mismatch:
         return _failed("call", mismatch.reason, mismatch.detail)
     return _passed()
+
+
+def _score_kind(expect: Expectation, kind: Kind, detection: Detection, tools: list[dict] | None) -> Verdict:
+    """A response-kind expectation: decided at the decision level; a wrong call is a wrong decision."""
+    want, got = expect.response, kind.kind
+    if want == got:
+        missing = [p for p in expect.about if not any(mentioned_parameters(s, tools, [p]) for s in kind.asks)]
+        if missing:
+            return _failed("decision", "vague_ask", f"asked, but not about {', '.join(map(repr, missing))}: {kind.cue}")
+        return _passed()
+    if want == "call":
+        if got == "malformed":
+            return _failed("decision", "malformed_call", f"the call was cut off or unparseable: {kind.cue}")
+        return _failed("decision", "no_call", f"expected a call, got {_article(got)}: {kind.cue}")
+    if got == "call":
+        return _failed("decision", "unexpected_call", f"expected {_article(want)}, got a call{_names_text([c.name for c in detection.calls])}")
+    if got == "malformed":
+        return _failed("decision", "malformed_call", f"expected {_article(want)}, got a malformed call: {kind.cue}")
+    return _failed("decision", _KIND_MISSES.get(want, "wrong_kind"), f"expected {_article(want)}, got {_article(got)}: {kind.cue}")
+
+
+def _article(kind: str) -> str:
+    return {"ask": "a question", "decline": "a refusal", "unsure": "an unclear reply"}.get(kind, f"an {kind}" if kind[0] in "aeiou" else f"a {kind}")
 
 
 def _match_calls(expect: Expectation, got: list[ToolCall], schemas: dict) -> Mismatch | None:
