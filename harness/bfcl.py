@@ -108,7 +108,7 @@ def import_category(label: str, files: dict[str, Callable[[], str]], category: s
             if record["id"] not in ids:
                 raise InputError(f"{where}: answer without a question in {name}; use matching BFCL files")
             answers[record["id"]] = _field(record, "ground_truth", list, where)
-    return [_convert(category, record, answers, f"{label}/{name}: line {line}: case {record['id']!r}")
+    return [_convert(category, record, answers, f"{label}/{name}: line {line}: case {record['id']!r}", irrelevance)
             for line, record in questions]
 
 
@@ -125,7 +125,7 @@ def _read_jsonl(label: str, name: str, text: str) -> list[tuple[int, dict]]:
     return records
 
 
-def _convert(category: str, record: dict, answers: dict[str, list], where: str) -> BfclCase:
+def _convert(category: str, record: dict, answers: dict[str, list], where: str, irrelevance: str) -> BfclCase:
     turns = _field(record, "question", list, where)
     if not turns or not isinstance(turns[0], list) or not turns[0]:
         raise InputError(f"{where}: field 'question' has no first turn; expected [[{{role, content}}, …]]")

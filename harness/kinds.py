@@ -79,6 +79,7 @@ _REQUEST = _any(
     r"\b(?:please|kindly)\s+(?:\w+\s+){0,2}?(?:specify|provide|tell me (?!if)|confirm|clarify|share|give|indicate|"
     r"send|enter|choose|select)\b",
     r"\bi\s+(?:need|will need|'ll need|would need|require|must know|need to know|need to confirm)\b",
+    r"^\W*(?:(?:give|tell|send|show)\s+me|provide|specify|share|paste|name)\s+(?:the|your|its|which|what|me)\b",
     r"\blet me know\s+(?!if you (?:need|have|want|would)|if there)(?:which|what|the|your|if|whether|how|when|where)\b",
     r"\bich\s+(?:benötige|brauche)\b", r"\bbitte\s+(?:\w+\s+){0,2}?(?:geben|nennen|teilen|sagen)\s+sie\b",
     r"\bj['’]ai besoin\b", r"\bveuillez\s+(?:\w+\s+)?(?:préciser|indiquer|fournir|me dire)\b",

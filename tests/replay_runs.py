@@ -18,12 +18,21 @@ def call(name: str, **arguments) -> str:
     return "<tool_call>\n" + json.dumps({"name": name, "arguments": arguments}) + "\n</tool_call>"
 
 
+# replies of the kinds the reference suite's ask and decline cases expect
+REPLIES = {"direct": "A direct answer.", "ask": "Which file do you mean? Give me its path or the text to search for.",
+           "decline": "Sorry, I can't do that with the tools I have."}
+
+
 def passing_output(expect) -> str:
-    return "A direct answer." if expect == "direct" else call(expect["call"], **ARGUMENTS[expect["call"]])
+    if isinstance(expect, dict) and "call" in expect:
+        return call(expect["call"], **ARGUMENTS[expect["call"]])
+    return REPLIES["ask" if isinstance(expect, dict) else expect]
 
 
 def failing_output(expect) -> str:
-    return call("read_file", path="x") if expect == "direct" else "I would rather not use a tool."
+    if isinstance(expect, dict) and "call" in expect:
+        return "I would rather not use a tool."
+    return call("read_file", path="x")
 
 
 def make_run(run_dir: Path, fail=(), missing=(), outputs=None, latency=1.0, suite=REFERENCE_SUITE,

@@ -17,7 +17,7 @@ min_accuracy = 1.0
 min_decision = 1.0
 [baseline]
 max_broken = 0
-max_accuracy_drop = 0.05
+max_accuracy_drop = 0.03
 [budgets]
 max_latency_p95_s = 5.0
 max_size_bytes = 20_000_000_000
@@ -62,14 +62,14 @@ def test_gate_fails_on_the_right_rules(runs, tmp_path):
     assert ("FAIL  [categories.typecheck] min_accuracy: typecheck accuracy 66.7%, limit >= 100.0% "
             "(short by 33.3 points)") in r.stdout
     assert "[budgets] max_latency_p95_s: latency p95 8.10 s, limit <= 5.00 s (over by 3.10 s)" in r.stdout
-    # backend errors are not scored: 18/19 passed; against the baseline 19/19 on the same 19 cases
-    assert "PASS  [overall] min_accuracy: overall accuracy 94.7%" in r.stdout
-    assert "FAIL  [baseline] max_accuracy_drop: accuracy drop vs baseline 5.3 points" in r.stdout
+    # backend errors are not scored: 24/25 passed; against the baseline 25/25 on the same 25 cases
+    assert "PASS  [overall] min_accuracy: overall accuracy 96.0%" in r.stdout
+    assert "FAIL  [baseline] max_accuracy_drop: accuracy drop vs baseline 4.0 points" in r.stdout
 
     root = ET.parse(junit).getroot()
     cases, rules = root.findall("testsuite")
-    assert (len(cases.findall("testcase")), len(cases.findall("testcase/failure")), len(cases.findall("testcase/error"))) == (20, 1, 1)
-    assert cases.get("tests") == "20" and cases.get("failures") == "1" and cases.get("errors") == "1"
+    assert (len(cases.findall("testcase")), len(cases.findall("testcase/failure")), len(cases.findall("testcase/error"))) == (26, 1, 1)
+    assert cases.get("tests") == "26" and cases.get("failures") == "1" and cases.get("errors") == "1"
     failure = cases.find("testcase[@name='typecheck-1']/failure")
     assert failure.get("type") == "no_call" and "I would rather not use a tool." in failure.text
     assert cases.find("testcase[@name='test-3']/error").get("type") == "backend_error"
@@ -87,7 +87,7 @@ def test_accuracy_drop_rule(runs):
     drop.write_text("[baseline]\nmax_accuracy_drop = 0.06\n")
     # compared on the 19 cases both runs scored: 19/19 -> 18/19, a drop of 5.26 points
     assert _gate(runs, "bad", "--baseline", str(runs["baseline"]), rules=drop).returncode == 0
-    drop.write_text("[baseline]\nmax_accuracy_drop = 0.05\n")
+    drop.write_text("[baseline]\nmax_accuracy_drop = 0.03\n")
     r = _gate(runs, "bad", "--baseline", str(runs["baseline"]), rules=drop)
     assert r.returncode == 1 and "over by 0.3 points" in r.stdout
 

@@ -72,7 +72,7 @@ def test_mlx_server_agrees_with_in_process_mlx(tmp_path, mlx_server):
     assert r.returncode == 0, r.stderr
     a = {rec["id"]: rec for rec in read_records(served)}
     b = {rec["id"]: rec for rec in read_records(local)}
-    assert sorted(a) == sorted(b) and len(a) == 20
+    assert sorted(a) == sorted(b) and len(a) == 26
     assert not [i for i in a if a[i]["reason"] == "backend_error"]
     verdicts = lambda recs: {i: (r["passed"], r["reason"]) for i, r in recs.items()}
     assert verdicts(a) == verdicts(b)

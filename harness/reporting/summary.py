@@ -4,6 +4,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.expect import is_tool_expected, parse_expectation
 from harness.reporting.stats import percentile, wilson
 from harness.scoring import LEVELS
 from harness.results import is_backend_error, read_manifest, read_records
@@ -21,7 +22,11 @@ def _counts(records: list[dict]) -> dict:
 
 
 def is_tool_case(record: dict) -> bool:
-    return record.get("expect") != "direct"
+    """The case expects a call (ask, decline and answer cases do not)."""
+    try:
+        return is_tool_expected(parse_expectation(record.get("expect"), f"record {record.get('id')!r}"))
+    except InputError:  # a record from an older or foreign run: count it as a tool case, as before
+        return record.get("expect") != "direct"
 
 
 def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
