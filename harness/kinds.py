@@ -98,6 +98,12 @@ _OFFER = _any(
     r"^\W*(?:souhaitez-vous (?:que je|d['’]autres|plus)|puis-je vous)", r"^\W*¿?(?:desea (?:que|algo)|puedo ayudar)",
     r"^\W*(?:还有什么|需要我)",
 )
+_WOULD_YOU = _any(r"^\W*would you like\b", r"^\W*möchten sie\b", r"^\W*souhaitez-vous\b", r"^\W*¿?desea\b",
+                  r"^\W*(?:您|你)(?:想|需要)")
+# Openers that say yes without answering anything.
+_PLEASANTRY = _any(r"^\W*(?:sure|of course|certainly|absolutely|great|okay|ok|no problem|gladly|happy to|glad to|"
+                   r"i(?:'d| would) be (?:happy|glad)|i can help|that's great|that sounds)\b", r"\bhelp (?:you )?with that\b",
+                   r"^\W*(?:gerne|natürlich|bien sûr|avec plaisir|claro|por supuesto|好的|当然)")
 # Second person, which a question addressed to the user carries.
 _YOU = _any(r"\b(?:you|your|du|dich|dir|sie|ihr|ihre|vous|votre|tu|ton|ta|usted|su|tú|te)\b", r"您|你")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
@@ -185,7 +191,8 @@ def _parameters(tools: list[dict] | None, only: list[str] | None) -> list[tuple[
     found = {}
     for tool in tools or []:
         spec = tool.get("function", tool) if isinstance(tool, dict) else {}
-        props = (spec.get("parameters") or {}).get("properties") if isinstance(spec, dict) else None
+        params = spec.get("parameters") if isinstance(spec, dict) else None
+        props = params.get("properties") if isinstance(params, dict) else None
         for name, prop in (props if isinstance(props, dict) else {}).items():
             desc = prop.get("description") if isinstance(prop, dict) else None
             found.setdefault(name, desc if isinstance(desc, str) else "")
@@ -207,12 +214,19 @@ def _asks(sentences: list[str]) -> list[str]:
     ending the reply (a question answered right after it is rhetorical); offers of more help are not."""
     asks = []
     for i, s in enumerate(sentences):
-        question = s.endswith(("?", "？")) or s.startswith("¿")
-        if question and not _OFFER.search(s) and (_YOU.search(s) or i == len(sentences) - 1):
+        question = _is_question(s)
+        # "Would you like ...?" after an answer offers more; after "Sure, I can help." it asks
+        answered = any(not _is_question(p) and not _PLEASANTRY.search(p) for p in sentences[:i])
+        offer = _OFFER.search(s) or (answered and _WOULD_YOU.search(s))
+        if question and not offer and (_YOU.search(s) or i == len(sentences) - 1):
             asks.append(s)
         elif not question and _REQUEST.search(s):
             asks.append(s)
     return asks
+
+
+def _is_question(s: str) -> bool:
+    return s.endswith(("?", "？")) or s.startswith("¿")
 
 
 def _quote(s: str) -> str:
