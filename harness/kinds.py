@@ -37,18 +37,18 @@ def _any(*patterns: str) -> re.Pattern:
 
 # "I can't" / "unable" and their kin: a statement that the assistant cannot do the task.
 _REFUSAL = _any(
-    r"\bi(?:'m|’m| am)\s+(?:\w+\s+){0,2}?(?:unable|not able|not capable|incapable)\b",
-    r"\bi\s+(?:\w+\s+)?(?:can ?not|can't|can’t|won't be able|will not be able)\b",
-    r"\bi\s+(?:\w+\s+)?(?:do not|don't|don’t|lack|have no)\s+(?:have\s+)?(?:the\s+|any\s+|a\s+|an\s+)?"
+    r"\bi(?:'m| am)\s+(?:\w+\s+){0,2}?(?:unable|not able|not capable|incapable)\b",
+    r"\bi\s+(?:\w+\s+)?(?:can ?not|can't|won't be able|will not be able)\b",
+    r"\bi\s+(?:\w+\s+)?(?:do not|don't|lack|have no)\s+(?:have\s+)?(?:the\s+|any\s+|a\s+|an\s+)?"
     r"(?:ability|capabilit|access|real-time|tools?|functions?|permission|means|way)",
     r"\b(?:beyond|outside(?: of)?|not within)\s+(?:my|the)\s+(?:\w+\s+)?(?:capabilit|scope|abilit)",
     r"\bbeyond what i\b", r"\bnot (?:possible for me|something i(?:'m| am)? (?:can|could|able))",
-    r"\bi(?:'m|’m| am)\s+(?:not\s+(?:equipped|designed|programmed|permitted|allowed|authorized)|only\s+(?:able|designed))\b",
+    r"\bi(?:'m| am)\s+(?:not\s+(?:equipped|designed|programmed|permitted|allowed|authorized)|only\s+(?:able|designed))\b",
     r"\bi\s+(?:must|have to|need to)\s+decline\b",
     r"\b(?:none of|no)\s+(?:the\s+|my\s+)?(?:available\s+|provided\s+|given\s+|offered\s+|suitable\s+)?"
     r"(?:tools?|functions?)\s+(?:\w+\s+){0,3}?(?:can|could|support|allows?|lets?|is able|are able|for|to|that)\b",
     r"\b(?:there (?:is|are)|i have|i've got)\s+no\s+(?:\w+\s+)?(?:tools?|functions?|way|means)\b",
-    r"(?:\bnot|n't|n’t)\s+supported\s+by\s+(?:the|my|any)\s+(?:\w+\s+)?(?:tools?|functions?)",
+    r"(?:\bnot|n't)\s+supported\s+by\s+(?:the|my|any)\s+(?:\w+\s+)?(?:tools?|functions?)",
     r"\b(?:the|my)\s+(?:available\s+|provided\s+)?(?:tools?|functions?)\s+(?:\w+\s+){0,2}?"
     r"(?:do not|don't|does not|doesn't|cannot|can't)\s+(?:support|allow|cover|include|provide|let)",
     # German
@@ -56,8 +56,8 @@ _REFUSAL = _any(
     r"\b(?:nicht in der lage|keinen zugriff|nicht möglich|keine möglichkeit)\b",
     # French
     r"\bje\s+ne\s+(?:peux|pourrai|suis pas en mesure|dispose|sais pas)\b",
-    r"\bje\s+n['’]ai\s+pas\s+(?:accès|la capacité|les outils|la possibilité|les moyens)",
-    r"\b(?:je suis incapable|il m['’]est impossible|impossible pour moi|pas en mesure de)\b",
+    r"\bje\s+n'ai\s+pas\s+(?:accès|la capacité|les outils|la possibilité|les moyens)",
+    r"\b(?:je suis incapable|il m'est impossible|impossible pour moi|pas en mesure de)\b",
     # Spanish
     r"\bno\s+(?:puedo|podré|soy capaz|estoy en condiciones|me es posible)\b",
     r"\bno\s+tengo\s+(?:acceso|la capacidad|la posibilidad|herramientas|forma)",
@@ -79,10 +79,12 @@ _REQUEST = _any(
     r"\b(?:please|kindly)\s+(?:\w+\s+){0,2}?(?:specify|provide|tell me (?!if)|confirm|clarify|share|give|indicate|"
     r"send|enter|choose|select)\b",
     r"\bi\s+(?:need|will need|'ll need|would need|require|must know|need to know|need to confirm)\b",
-    r"^\W*(?:(?:give|tell|send|show)\s+me|provide|specify|share|paste|name)\s+(?:the|your|its|which|what|me)\b",
+    r"^\W*(?:just\s+|please\s+)?(?:(?:give|tell|send|show)\s+me|provide|specify|share|paste|name)\s+"
+    r"(?:the|your|its|which|what|me|those|these|that)\b",
+    r"\b(?:could|can|would) you (?:please )?(?:let me know|tell me|provide|specify|share|confirm|clarify|give me)\b",
     r"\blet me know\s+(?!if you (?:need|have|want|would)|if there)(?:which|what|the|your|if|whether|how|when|where)\b",
     r"\bich\s+(?:benötige|brauche)\b", r"\bbitte\s+(?:\w+\s+){0,2}?(?:geben|nennen|teilen|sagen)\s+sie\b",
-    r"\bj['’]ai besoin\b", r"\bveuillez\s+(?:\w+\s+)?(?:préciser|indiquer|fournir|me dire)\b",
+    r"\bj'ai besoin\b", r"\bveuillez\s+(?:\w+\s+)?(?:préciser|indiquer|fournir|me dire)\b",
     r"\bnecesito\s+(?:saber|conocer|que me)\b",
     r"\bpor favor,?\s+(?:\w+\s+)?(?:indique|especifique|proporcione|dime|indícame)\b",
     r"请(?:您)?(?:提供|告诉|说明|指定|确认|问)", r"我需要(?:知道|了解|您)",
@@ -95,7 +97,7 @@ _OFFER = _any(
     r"anything else|any other questions|does that help|how does that sound|do you need (?:anything|more|any|further|help)|"
     r"(?:can|may|how (?:else )?can|what else can) i (?:help|assist|do))",
     r"^\W*(?:möchten sie (?:noch|weitere|mehr)|kann ich (?:sonst|noch|ihnen))",
-    r"^\W*(?:souhaitez-vous (?:que je|d['’]autres|plus)|puis-je vous)", r"^\W*¿?(?:desea (?:que|algo)|puedo ayudar)",
+    r"^\W*(?:souhaitez-vous (?:que je|d'autres|plus)|puis-je vous)", r"^\W*¿?(?:desea (?:que|algo)|puedo ayudar)",
     r"^\W*(?:还有什么|需要我)",
 )
 _WOULD_YOU = _any(r"^\W*would you like\b", r"^\W*möchten sie\b", r"^\W*souhaitez-vous\b", r"^\W*¿?desea\b",
@@ -128,15 +130,15 @@ def classify(text: str | None, detection: Detection, tools: list[dict] | None = 
     refusal = next((s for s in sentences if _REFUSAL.search(s) and not _CONDITION.search(s)), None)
     asks = _asks(sentences)
     about = next((s for s in asks if mentioned_parameters(s, tools)), None)
+    partial = _PARTIAL.search(visible, visible.find(refusal)) if refusal else None
+    if partial:
+        return Kind("answer", f"refusal {_quote(refusal)} then an answer after {_quote(partial[0])}")
     if refusal and asks:
         if about:
             return Kind("ask", f"asks for {mentioned_parameters(about, tools)[0]!r} despite the refusal "
                                f"{_quote(refusal)}", tuple(asks))
         return Kind("unsure", f"refusal {_quote(refusal)} and question {_quote(asks[0])} conflict")
     if refusal:
-        after = visible[visible.find(refusal):]
-        if m := _PARTIAL.search(after):
-            return Kind("answer", f"refusal {_quote(refusal)} then an answer after {_quote(m[0])}")
         return Kind("decline", f"refusal {_quote(refusal)}")
     if asks:
         if about:
@@ -203,7 +205,7 @@ def _parameters(tools: list[dict] | None, only: list[str] | None) -> list[tuple[
 
 def _visible(text: str | None) -> str:
     """What the user sees: no reasoning, no end tokens, code fences blanked (code is not a question)."""
-    visible = strip_end_tokens(split_reasoning(text or "").visible)
+    visible = strip_end_tokens(split_reasoning(text or "").visible).replace("\u2019", "'")  # I\u2019m reads as I'm
     for fence in reversed(fences(visible)):
         visible = visible[:fence.start] + " " + visible[fence.end:]
     return visible

@@ -38,6 +38,8 @@ def hermes(name, **arguments):
     "请问您想查询哪个城市的天气？",
     "I can't check the weather without knowing the city. Where are you?",  # a conditional refusal asks
     "Sure, I can help with that. Would you like the results in Celsius or Fahrenheit?",  # after a pleasantry
+    "Happy to look it up. Could you let me know:\n\n1. **The city**\n2. The day\n\nJust give me those and I\u2019ll check.",
+    "To get the forecast I\u2019ll need the city.",  # a curly apostrophe reads as a straight one
 ])
 def test_asks(text):
     assert kind(text).kind == "ask", kind(text)
@@ -55,6 +57,7 @@ def test_asks(text):
     "Désolé, je ne peux pas réserver de restaurant.",
     "Lo siento, no puedo acceder a información en tiempo real.",
     "抱歉，我无法帮您预订机票。",
+    "I\u2019m sorry, but I don\u2019t have a tool that can book tables.",
 ])
 def test_declines(text):
     assert kind(text).kind == "decline", kind(text)
@@ -66,6 +69,7 @@ def test_declines(text):
     "Paris is sunny today. Would you like the forecast for tomorrow as well?",  # an offer, not an ask
     "Paris is sunny today. Let me know if you need anything else!",
     "I'm sorry, I can't book a table, but I can tell you the number: 555-0100.",  # partial refusal that helps
+    "I\u2019m not able to fetch live data, but I can give you an overview.\n\n- Mild.\n\nLet me know the dates if you need more.",
     "Ich kann Ihnen sagen, dass es in Berlin regnet.",  # "kann ... nicht" must not match across a clause
     "好的，根据我的数据，北京今天晴。",
 ])
