@@ -78,7 +78,7 @@ _PARTIAL = _any(
 _REQUEST = _any(
     r"\b(?:please|kindly)\s+(?:\w+\s+){0,2}?(?:specify|provide|tell me (?!if)|confirm|clarify|share|give|indicate|"
     r"send|enter|choose|select)\b",
-    r"\bi\s+(?:need|will need|'ll need|would need|require|must know|need to know|need to confirm)\b",
+    r"\bi(?:'ll| will| would)?\s+(?:need|require)\b", r"\bi\s+must know\b",
     r"^\W*(?:just\s+|please\s+)?(?:(?:give|tell|send|show)\s+me|provide|specify|share|paste|name)\s+"
     r"(?:the|your|its|which|what|me|those|these|that)\b",
     r"\b(?:could|can|would) you (?:please )?(?:let me know|tell me|provide|specify|share|confirm|clarify|give me)\b",
