@@ -1,11 +1,12 @@
 """`harness` command line: only dispatch. Each subcommand lives in harness/commands/<name>.py with
 add_arguments(parser) and main(args) -> int, and only the module of the command that runs is imported,
-so --help starts fast. Exit codes: 0 ok, 1 gate failed, 2 bad input."""
+so --help starts fast. Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 backend unavailable, 4 internal
+error (one line; the traceback with --debug)."""
 import argparse
 import importlib
 import sys
 
-from harness.errors import InputError
+from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, BackendUnavailable, InputError
 
 # name -> (module, one-line help). A new command is a module in harness/commands/ and a line here.
 COMMANDS = {
@@ -25,9 +26,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every command is listed; only `command`'s module is imported to add its arguments."""
     parser = argparse.ArgumentParser(prog="harness", description="Evaluate LLM tool calling: does the model call "
                                      "tools when it should, answer directly when it should, and at what cost?")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if name == command:
             importlib.import_module(module).add_arguments(p)
     return parser
@@ -45,7 +48,20 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(COMMANDS[args.command][0]).main(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    except BackendUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BACKEND
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        message = str(e).splitlines()[0][:300] if str(e) else ""
+        print(f"internal error: {type(e).__name__}: {message} (a bug in harness; rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -378,10 +378,9 @@ def setup_warnings(checks: list[Check]) -> list[str]:
 
 def run_checks(spec: ModelSpec, data: Path | None = None, base: Path | None = None,
                adapter: Path | None = None) -> list[Check]:
-    from harness.backends.mlx import model_folder
 
     examples = read_examples(data) if data else None
-    model_dir = model_folder(spec, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    model_dir = mlx_inspect.model_folder(spec, progress=lambda m: print(m, file=sys.stderr, flush=True))
     tok = mlx_inspect.load_tokenizer(model_dir, spec.extra_eos_tokens)
     kwargs = dict(spec.chat_template_kwargs)
     probe = probe_template(tok, kwargs)

@@ -1,6 +1,6 @@
 """Named models from models.toml, or a model folder given by path, as a ModelSpec."""
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,11 @@ class ModelSpec:
 
     def sampler(self) -> dict:
         return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+
+    def with_overrides(self, max_tokens: int | None = None, **options) -> "ModelSpec":
+        """A new spec with command-line overrides (None leaves a setting as the entry has it)."""
+        return replace(self, max_tokens=self.max_tokens if max_tokens is None else max_tokens,
+                       options={**self.options, **{k: v for k, v in options.items() if v is not None}})
 
 
 def load_models_file(path: str | Path) -> dict[str, dict]:

@@ -1,94 +1,217 @@
-"""Run folders: results.jsonl (one record per case x sample, appended as it goes) and manifest.json.
+"""Run folders on disk: results.jsonl (one Record per line, appended as cases finish), manifest.json,
+and the lock that keeps one writer per folder.
 
-Writing is crash-safe: each record is one line, flushed and fsynced before the next case; a
-torn last line (a crash mid-write) is ignored on reading and that case is simply redone.
+Writing is crash-safe: each record is one line written and flushed before the next; fsyncs are grouped
+(at most every FSYNC_EVERY_S and at close), since a killed process loses nothing already written to the
+OS. A torn last line (a crash mid-write) is ignored on reading and that case is simply redone.
 """
+import fcntl
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from harness.errors import InputError
+from harness.records import DamagedRecord, Manifest, Record
 
 RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
+LOCK = ".lock"
+FSYNC_EVERY_S = 0.1
 
 
-def record_key(record: dict) -> tuple:
-    """What identifies a record in a run: its case id and sample number."""
-    return record.get("id"), record.get("sample", 0)
+class RunWriteError(Exception):
+    """Writing the run folder failed (disk full, permissions): the run stops, what was written stays."""
 
 
-def is_backend_error(record: dict) -> bool:
-    """A record the backend failed to produce: reported apart, never a model failure, retried on resume."""
-    return record.get("reason") == "backend_error"
+@dataclass
+class RunRecords:
+    """The latest record of each (id, sample) of a run, and how many damaged lines were skipped."""
+    records: list[Record]
+    damaged: int = 0
 
 
-def read_records(run_dir: str | Path) -> list[dict]:
-    """Complete records of a run folder (or a results.jsonl path), one per case and sample.
+@dataclass
+class LoadedRun:
+    """A run folder read once: its records and manifest (None for a bare results.jsonl)."""
+    run_dir: str
+    records: list[Record]
+    manifest: Manifest | None
+    damaged: int = 0
 
-    A case retried on resume (after a backend error) has several lines; the last one counts.
-    """
-    path = Path(run_dir)
-    path = path / RESULTS if path.is_dir() else path
+
+def load_run(run: str | Path, skip_damaged: bool = False) -> LoadedRun:
+    """A run folder read once for every report; no records is an InputError."""
+    path = Path(run)
+    if not path.exists():
+        raise InputError(f"{run}: no such run folder; give a folder written by `harness run`")
+    found = read_run(path, skip_damaged)
+    if not found.records:
+        raise InputError(no_results(run))
+    return LoadedRun(str(run), found.records, read_manifest(path) if path.is_dir() else None, found.damaged)
+
+
+def results_path(run: str | Path) -> Path:
+    path = Path(run)
+    return path / RESULTS if path.is_dir() else path
+
+
+def read_run(run: str | Path, skip_damaged: bool = False) -> RunRecords:
+    """Records of a run folder (or a results.jsonl path). A case retried on resume has several lines;
+    the last one counts. A damaged line is an InputError naming it, unless `skip_damaged`."""
+    path = results_path(run)
     if not path.is_file():
-        return []
-    latest: dict[tuple, dict] = {}
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
+        return RunRecords([])
+    latest: dict[tuple, Record] = {}
+    damaged = 0
+    with path.open("rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith(b"\n"):
                 break  # torn write from a crash: the case is redone on resume
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            latest[record_key(record)] = record
-    return list(latest.values())
+                record = Record.from_json(json.loads(line))
+            except (ValueError, DamagedRecord) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                if skip_damaged:
+                    damaged += 1
+                    continue
+                raise InputError(f"{path}:{lineno}: damaged record ({_reason(e)}); delete or repair that line, "
+                                 f"or pass --skip-damaged to report on the rest") from None
+            latest[record.key] = record
+    return RunRecords(list(latest.values()), damaged)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 at byte {error.start}"
+    return str(error).splitlines()[0][:120]
+
+
+def read_records(run: str | Path, skip_damaged: bool = False) -> list[Record]:
+    return read_run(run, skip_damaged).records
 
 
 def repair_tail(path: Path) -> None:
     """Cut a torn last line so appended records start on a fresh line."""
     if not path.is_file() or path.stat().st_size == 0:
         return
-    data = path.read_bytes()
-    if not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
+    with path.open("rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return
+        data = path.read_bytes()
+        f.truncate(data.rfind(b"\n") + 1)
 
 
 class RecordWriter:
-    def __init__(self, path: Path):
-        repair_tail(path)
-        self.f = path.open("a", encoding="utf-8")
+    """Appends records to results.jsonl; an OS error (disk full) becomes RunWriteError naming the path."""
 
-    def write(self, record: dict) -> None:
-        self.f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.f.flush()
-        os.fsync(self.f.fileno())
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            repair_tail(path)
+            self.f = path.open("a", encoding="utf-8")
+        except OSError as e:
+            raise RunWriteError(_os_error(path, e)) from None
+        self.synced = time.perf_counter()
+
+    def write(self, record: Record) -> None:
+        try:
+            self.f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            self.f.flush()
+            if time.perf_counter() - self.synced >= FSYNC_EVERY_S:
+                os.fsync(self.f.fileno())
+                self.synced = time.perf_counter()
+        except OSError as e:
+            raise RunWriteError(_os_error(self.path, e)) from None
 
     def close(self) -> None:
+        try:
+            self.f.flush()
+            os.fsync(self.f.fileno())
+        except OSError:
+            pass  # already reported by the write that failed; the lines before it are on disk
+        finally:
+            try:
+                self.f.close()
+            except OSError:
+                pass
+
+
+def _os_error(path: Path, e: OSError) -> str:
+    return f"{path}: cannot write ({e.strerror or e}, errno {e.errno})"
+
+
+def read_manifest(run_dir: str | Path) -> Manifest | None:
+    """The run's manifest, or None when the folder has none yet."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return Manifest.from_json(json.loads(path.read_bytes()))
+    except (ValueError, DamagedRecord) as e:
+        raise InputError(f"{path}: damaged manifest ({_reason(e)}); restore it, or delete it to treat the folder "
+                         f"as records only (a resume then rewrites it)") from None
+
+
+def write_manifest(run_dir: str | Path, manifest: Manifest) -> None:
+    path = Path(run_dir) / MANIFEST
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
+        os.replace(tmp, path)  # never leave a half-written manifest
+    except OSError as e:
+        raise RunWriteError(_os_error(path, e)) from None
+
+
+class RunLock:
+    """An exclusive lock on a run folder while a process writes it; a second writer is refused."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK
+        self.f = None
+
+    def __enter__(self) -> "RunLock":
+        self.f = self.path.open("a+")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.f.seek(0)
+            holder = self.f.read().strip() or "another process"
+            self.f.close()
+            raise InputError(f"{self.path.parent}: another harness process (pid {holder}) is writing this run folder; "
+                             f"wait for it to finish or give another --run-dir") from None
+        self.f.seek(0)
+        self.f.truncate()
+        self.f.write(str(os.getpid()))
+        self.f.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        fcntl.flock(self.f, fcntl.LOCK_UN)
         self.f.close()
 
 
-def read_manifest(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_manifest(run_dir: str | Path, manifest: dict) -> None:
-    path = Path(run_dir) / MANIFEST
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    os.replace(tmp, path)  # never leave a half-written manifest
-
-
 def load_results(run: str | Path):
-    """One pandas DataFrame row per case record of a run folder, with the manifest's model name."""
-    import pandas as pd
+    """One pandas DataFrame row per record of a run folder, with the manifest's model name.
 
-    from harness.errors import InputError
+    Nested values (the expectation, the detection, sampler settings) stay one column each."""
+    import pandas as pd
 
     records = read_records(run)
     if not records:
-        raise InputError(f"{run}: no results.jsonl records; give a run folder written by `harness run`")
-    df = pd.json_normalize(records, sep=".")
-    manifest = read_manifest(run) if Path(run).is_dir() else {}
-    df["model"] = manifest.get("model", {}).get("name")
+        raise InputError(no_results(run))
+    rows = [r.to_json() for r in records]
+    expects = [row.pop("expect") for row in rows]  # a nested matcher tree stays one column
+    df = pd.json_normalize(rows, max_level=1)
+    df["expect"] = expects
+    manifest = read_manifest(run) if Path(run).is_dir() else None
+    df["model"] = manifest.model.get("name") if manifest else None
     df["run"] = str(run)
     return df
+
+
+def no_results(run: str | Path) -> str:
+    """The one error for a folder that holds no records."""
+    return f"{run}: no results; give a run folder written by `harness run` (it holds {RESULTS})"

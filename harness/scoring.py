@@ -5,19 +5,29 @@ answer/ask/decline expectations, the response kind), tool (right tool names as a
 them offered), call (names and argument values under the matchers). A case that fails a level fails
 every level after it; a passing case without a call passes all three.
 """
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
+from harness.detect import detect
 from harness.detect.base import Detection, ToolCall
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
 from harness.kinds import Kind, classify, hallucinations, mentioned_parameters
+from harness.records import Record
+
+if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
+    from harness.backends.base import Generation
+    from harness.suite import Case
 
 REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count", "hallucinated_tool",
            "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "no_ask", "vague_ask",
-           "no_decline", "wrong_kind", "backend_error")
+           "no_decline", "wrong_kind", "backend_error", "harness_error")
 _KIND_MISSES = {"ask": "no_ask", "decline": "no_decline"}  # else wrong_kind
+UNJUDGED = Kind("unsure", "not judged: nothing to classify")
+MAX_OUTPUT_CHARS = 4_000_000  # an output past this is cut in the record (flagged output_truncated)
 LEVELS = ("decision", "tool", "call")
 
 
@@ -38,9 +48,54 @@ class Mismatch:
     detail: str
 
 
-def backend_error_verdict(message: str) -> Verdict:
-    """The backend failed, so the model was never judged: reported apart, counted at no level."""
-    return Verdict(False, None, "backend_error", message, None, None, None)
+def not_judged(reason: str, message: str) -> Verdict:
+    """The backend (backend_error) or the harness (harness_error) failed, so the model was never judged:
+    reported apart, counted at no level."""
+    return Verdict(False, None, reason, message, None, None, None)
+
+
+def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS) -> Record:
+    """Detect the calls in one generation and score them against the case: the record the run keeps."""
+    detection, kind = Detection(), UNJUDGED
+    if gen.error is not None:
+        verdict = not_judged("backend_error", gen.error)
+    else:
+        try:
+            detection = detect_generation(gen, case.tools)
+            kind = classify(gen.output, detection, case.tools)
+            verdict = score(case.expect, detection, case.tools, kind)
+        except Exception as e:  # a detector or scorer bug must not pass for the model's malformed call
+            detection, verdict = Detection(), not_judged("harness_error", f"{type(e).__name__}: {e}"[:300])
+            kind = UNJUDGED
+    found = hallucinations(detection, case.tools)
+    record = Record(
+        id=case.id, sample=gen.sample, category=case.category, tags=case.tags,
+        output=gen.output[:max_output_chars], tool_calls=gen.tool_calls, detection=detection,
+        passed=verdict.passed, level=verdict.level, reason=verdict.reason, detail=verdict.detail,
+        decision=verdict.decision, tool=verdict.tool, call=verdict.call,
+        expect=case.expect_raw, expects_call=is_tool_expected(case.expect),
+        latency_s=gen.latency_s, ttft_s=gen.ttft_s, timing=gen.timing,
+        prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
+        # per-case decode speed means something only when the case ran alone
+        tokens_per_s=gen.completion_tokens / gen.latency_s
+        if gen.timing == "sequential" and gen.completion_tokens and gen.latency_s else None,
+        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, sampler=sampler,
+        response_kind=kind.kind, kind_cue=kind.cue, hallucinated_tools=found.tools,
+        hallucinated_arguments=found.arguments, tools_offered=found.offered,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if len(gen.output) > max_output_chars:
+        record.extra["output_truncated"] = {"kept_chars": max_output_chars, "original_chars": len(gen.output)}
+    return record
+
+
+def detect_generation(gen: "Generation", tools: list[dict]) -> Detection:
+    """Structured calls an API returned and calls written in the text are both evidence."""
+    found = detect(gen.output, tools)
+    if gen.tool_calls:
+        native = detect(json.dumps({"tool_calls": gen.tool_calls}), tools)
+        if native.calls:
+            return native
+    return found
 
 
 def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None,

@@ -53,6 +53,6 @@ def make_run(run_dir: Path, fail=(), missing=(), outputs=None, latency=1.0, suit
     assert cli_main(["run", str(suite), "--replay", str(replay), "--run-dir", str(run_dir), "--quiet", "--format", "json"]) == 0
     if model:
         manifest = read_manifest(run_dir)
-        manifest["model"].update(model)
+        manifest.model.update(model)
         write_manifest(run_dir, manifest)
     return run_dir

@@ -142,5 +142,5 @@ def test_load_results_gives_one_row_per_record(pair):
 
     df = harness.load_results(pair[1])
     assert len(df) == 26 and df["id"].is_unique
-    assert df["passed"].sum() == 14 and set(df["model"]) == {"big"}
+    assert df["passed"].sum() == 20 and set(df["model"]) == {"big"}
     assert "detection.outcome" in df.columns

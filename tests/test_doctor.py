@@ -171,9 +171,9 @@ def test_run_with_adapter_path_matches_the_fused_model(models, tmp_path):
         run_dir = tmp_path / name
         assert cli(["run", str(REFERENCE_SUITE), "--model", name, "--models", str(models_file),
                     "--run-dir", str(run_dir), "--quiet"]) == 0
-        outputs[name] = {r["id"]: r["output"] for r in read_records(run_dir)}
+        outputs[name] = {r.id: r.output for r in read_records(run_dir)}
     assert outputs["with-adapter"] == outputs["fused"]
-    manifest = read_manifest(tmp_path / "with-adapter")
+    manifest = read_manifest(tmp_path / "with-adapter").to_json()
     adapter_bytes = (models["adapter"] / "adapters.safetensors").stat().st_size
     assert manifest["model"]["adapter_path"] == str(models["adapter"])
-    assert manifest["model"]["size_bytes"] == read_manifest(tmp_path / "fused")["model"]["size_bytes"] + adapter_bytes
+    assert manifest["model"]["size_bytes"] == read_manifest(tmp_path / "fused").model["size_bytes"] + adapter_bytes

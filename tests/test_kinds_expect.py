@@ -11,8 +11,8 @@ from harness.errors import InputError
 from harness.expect import intended_kinds, parse_expectation
 from harness.kinds import classify
 from harness.models import ModelSpec
-from harness.runner import make_record
-from harness.scoring import REASONS, score
+from harness.records import Record
+from harness.scoring import REASONS, judge, score
 from harness.suite import Case
 
 WHERE = "suites/x.toml: case 'c1'"
@@ -23,7 +23,7 @@ CALL = '<tool_call>\n{"name": "read_file", "arguments": {"path": "a.py"}}\n</too
 INVENTED = '<tool_call>\n{"name": "delete_repo", "arguments": {}}\n</tool_call>'
 
 
-def judge(raw, text, tools=TOOLS):
+def verdict(raw, text, tools=TOOLS):
     detection = detect(text, tools)
     return score(parse_expectation(raw, WHERE), detection, tools, classify(text, detection, tools))
 
@@ -93,16 +93,16 @@ def test_validate_rejects_a_bad_kind_in_one_line(tmp_path):
     ("tool", CALL, None),
 ])
 def test_scoring_by_kind(raw, text, reason):
-    v = judge(raw, text)
+    v = verdict(raw, text)
     assert (v.passed, v.reason) == (reason is None, reason), v.detail
     assert v.reason is None or v.reason in REASONS
 
 
 def test_kind_failures_are_decision_failures_and_say_what_came():
-    v = judge("decline", "Flights to Rome leave at 9.")
+    v = verdict("decline", "Flights to Rome leave at 9.")
     assert (v.level, v.decision, v.tool, v.call) == ("decision", False, False, False)
     assert v.detail.startswith("expected a refusal, got an answer: no call, question or refusal")
-    v = judge("tool", INVENTED)
+    v = verdict("tool", INVENTED)
     assert (v.level, v.decision, v.tool) == ("tool", True, False) and "'delete_repo'" in v.detail
 
 
@@ -114,15 +114,16 @@ def test_tool_passes_a_known_tool_when_the_tools_are_not_given():
 def test_records_carry_kind_cue_and_hallucinations():
     case = Case(id="c1", category="ask", messages=[{"role": "user", "content": "Read it."}], tools=TOOLS,
                 expect=parse_expectation("ask", WHERE), expect_raw="ask")
-    spec = ModelSpec(name="m")
-    rec = make_record(case, Generation(case_id="c1", sample=0, output="Which file do you mean?"), spec)
-    assert (rec["response_kind"], rec["passed"]) == ("ask", True)
-    assert rec["kind_cue"] == "asks the user: 'Which file do you mean?'"
-    assert (rec["hallucinated_tools"], rec["hallucinated_arguments"], rec["tools_offered"]) == ([], [], 1)
+    sampler = ModelSpec(name="m").sampler()
+    rec = judge(case, Generation(case_id="c1", sample=0, output="Which file do you mean?"), sampler)
+    assert (rec.response_kind, rec.passed) == ("ask", True)
+    assert rec.kind_cue == "asks the user: 'Which file do you mean?'"
+    assert (rec.hallucinated_tools, rec.hallucinated_arguments, rec.tools_offered) == ([], [], 1)
     text = '<tool_call>\n{"name": "read_file", "arguments": {"path": "a", "mode": "rb"}}\n</tool_call>' + INVENTED
-    rec = make_record(case, Generation(case_id="c1", sample=0, output=text), spec)
-    assert rec["response_kind"] == "call" and rec["reason"] == "unexpected_call"
-    assert rec["hallucinated_tools"] == ["delete_repo"] and rec["hallucinated_arguments"] == ["read_file.mode"]
-    json.dumps(rec)  # records stay JSON
-    rec = make_record(case, Generation(case_id="c1", sample=0, output="", error="boom"), spec)
-    assert rec["response_kind"] == "unsure" and rec["reason"] == "backend_error"
+    rec = judge(case, Generation(case_id="c1", sample=0, output=text), sampler)
+    assert rec.response_kind == "call" and rec.reason == "unexpected_call"
+    assert rec.hallucinated_tools == ["delete_repo"] and rec.hallucinated_arguments == ["read_file.mode"]
+    # the fields survive the trip through results.jsonl
+    assert Record.from_json(json.loads(json.dumps(rec.to_json()))) == rec
+    rec = judge(case, Generation(case_id="c1", sample=0, output="", error="boom"), sampler)
+    assert rec.response_kind == "unsure" and rec.reason == "backend_error"

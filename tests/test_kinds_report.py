@@ -6,6 +6,7 @@ import pytest
 
 from harness.cli import main as cli_main
 from harness.reporting.kinds import GATE_KEYS, by_category, confusion_rows, expected_label, gate_value, kind_metrics
+from harness.records import Record
 from harness.results import read_records
 
 READ = ('[[tools]]\nname = "read_file"\ndescription = "Read a file."\n'
@@ -78,6 +79,6 @@ def test_per_category_and_gate_keys(records):
 
 
 def test_records_without_kinds_or_with_foreign_expectations_are_handled():
-    old = {"id": "x", "category": "c", "expect": "direct", "passed": True, "reason": None, "detection": {"calls": []}}
-    assert kind_metrics([old]).judged == 0 and kind_metrics([]).macro_f1 is None
-    assert expected_label({"id": "y", "expect": {"weird": 1}}) == "unknown"
+    old = Record.from_json({"id": "x", "category": "c", "expect": "direct", "passed": True})  # a run from before kinds
+    assert old.response_kind is None and kind_metrics([old]).judged == 0 and kind_metrics([]).macro_f1 is None
+    assert expected_label(Record(id="y", expect={"weird": 1})) == "unknown"

@@ -70,13 +70,13 @@ def test_mlx_server_agrees_with_in_process_mlx(tmp_path, mlx_server):
     r = run_cli("run", str(REFERENCE_SUITE), "--model", "demo", "--latency-mode", "sequential",
                 "--run-dir", str(local), "--quiet")
     assert r.returncode == 0, r.stderr
-    a = {rec["id"]: rec for rec in read_records(served)}
-    b = {rec["id"]: rec for rec in read_records(local)}
+    a = {rec.id: rec for rec in read_records(served)}
+    b = {rec.id: rec for rec in read_records(local)}
     assert sorted(a) == sorted(b) and len(a) == 26
     assert not [i for i in a if a[i]["reason"] == "backend_error"]
-    verdicts = lambda recs: {i: (r["passed"], r["reason"]) for i, r in recs.items()}
+    verdicts = lambda recs: {i: (r.passed, r.reason) for i, r in recs.items()}
     assert verdicts(a) == verdicts(b)
-    calls = lambda recs: {i: r["detection"]["calls"] for i, r in recs.items()}
+    calls = lambda recs: {i: r.detection.calls for i, r in recs.items()}
     assert calls(a) == calls(b)
     # the server parses the demo's Hermes calls itself: they come back structured, not as text
     called = [i for i in a if a[i]["tool_calls"]]

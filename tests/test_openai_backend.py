@@ -41,10 +41,10 @@ def generate_one(spec):
 
 
 def assert_each_case_once_and_its_own(records):
-    assert sorted(r["id"] for r in records) == sorted(c.id for c in SUITE.cases)
+    assert sorted(r.id for r in records) == sorted(c.id for c in SUITE.cases)
     by_id = {c.id: c for c in SUITE.cases}
     for r in records:  # no answer crossed over to another case's record
-        assert r["output"] == answer_text({"messages": by_id[r["id"]].messages}), r
+        assert r.output == answer_text({"messages": by_id[r.id].messages}), r
 
 
 def test_request_carries_sampler_tools_template_kwargs_and_extra_body(tmp_path):
@@ -66,8 +66,8 @@ def test_retries_recover_and_nothing_is_lost_or_duplicated(tmp_path):
         records = run_suite(tmp_path, spec_for(srv, concurrency=4))
     assert srv.requests == 26 + 5
     assert_each_case_once_and_its_own(records)
-    assert all(r["error"] is None and r["timing"] == "concurrent" for r in records)
-    assert read_manifest(tmp_path / "run")["generation"]["retries"] == 5
+    assert all(r.error is None and r.timing == "concurrent" for r in records)
+    assert read_manifest(tmp_path / "run").generation["retries"] == 5
 
 
 def test_retry_after_is_honored():
@@ -80,10 +80,10 @@ def test_retry_after_is_honored():
 def test_timeouts_become_backend_errors_reported_apart(tmp_path):
     with FaultServer(script=["hang", "hang"], hang_s=1) as srv:
         records = run_suite(tmp_path, spec_for(srv, timeout_s=0.2, max_retries=1))
-    errors = [r for r in records if r["reason"] == "backend_error"]
+    errors = [r for r in records if r.reason == "backend_error"]
     assert len(records) == 26 and len(errors) == 1
-    assert "timed out after 0.2 s" in errors[0]["error"] and "after 2 attempts" in errors[0]["error"]
-    assert errors[0]["passed"] is False and errors[0]["level"] is None
+    assert "timed out after 0.2 s" in errors[0].error and "after 2 attempts" in errors[0].error
+    assert errors[0].passed is False and errors[0].level is None
 
 
 @pytest.mark.parametrize("fault, shown", [
@@ -102,14 +102,14 @@ def test_bad_answers_are_backend_errors_with_an_excerpt_and_no_retry(fault, show
 
 def test_streamed_tool_call_deltas_reasoning_and_plain_json(tmp_path):
     with FaultServer(script=["deltas", "reasoning", "json"]) as srv:
-        records = {r["id"]: r for r in run_suite(tmp_path, spec_for(srv))}
+        records = {r.id: r for r in run_suite(tmp_path, spec_for(srv))}
     first, second, third = (records[c.id] for c in SUITE.cases[:3])
-    assert first["tool_calls"] == [{"function": {"name": "read_file", "arguments": '{"path": "src/app.py"}'}}]
-    assert first["detection"]["format"] == "openai_native" and first["finish_reason"] == "tool_calls"
-    assert first["detection"]["calls"][0]["arguments"] == {"path": "src/app.py"}
-    assert first["ttft_s"] is not None and first["reason"] == "wrong_tool"  # expected execute_code
-    assert second["output"].startswith("<think>thinking it over</think>echo: ")
-    assert third["output"].startswith("echo: ") and third["ttft_s"] is None and third["prompt_tokens"] == 7
+    assert first.tool_calls == [{"function": {"name": "read_file", "arguments": '{"path": "src/app.py"}'}}]
+    assert first.detection.format == "openai_native" and first.finish_reason == "tool_calls"
+    assert first.detection.calls[0].arguments == {"path": "src/app.py"}
+    assert first.ttft_s is not None and first.reason == "wrong_tool"  # expected execute_code
+    assert second.output.startswith("<think>thinking it over</think>echo: ")
+    assert third.output.startswith("echo: ") and third.ttft_s is None and third.prompt_tokens == 7
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])

@@ -1,12 +1,11 @@
 """Report arithmetic against hand-computed values, and backend errors kept apart from accuracy."""
-import json
-
 import pytest
 
+from harness.detect.base import Detection
+from harness.records import Manifest, Record
 from harness.reporting.render import render
 from harness.reporting.stats import percentile, wilson
 from harness.reporting.summary import summarize
-from harness.results import write_manifest
 
 
 def test_wilson_matches_hand_computation():
@@ -23,26 +22,35 @@ def test_percentile_interpolates():
 
 
 def _rec(id, category, passed, latency, reason=None, outcome="call", fmt="hermes_json", expect="tool"):
-    return {"id": id, "category": category, "passed": passed, "reason": reason, "decision": passed, "tool": passed,
-            "call": passed, "latency_s": latency, "completion_tokens": 10, "expect": expect, "timing": "sequential",
-            "detection": {"outcome": outcome, "format": fmt, "calls": [], "near_miss": None}}
+    judged = None if reason == "backend_error" else passed
+    return Record(id=id, category=category, passed=passed, reason=reason, decision=judged, tool=judged, call=judged,
+                  latency_s=latency, completion_tokens=10, expect=expect, expects_call=expect != "direct",
+                  tokens_per_s=10 / latency if latency else None, timing="sequential",
+                  detection=Detection(outcome=outcome, format=fmt))
 
 
 def test_summary_counts_and_backend_errors_apart(tmp_path):
     records = [_rec("a", "x", True, 1.0), _rec("b", "x", False, 3.0, reason="wrong_tool"),
                _rec("c", "y", True, 2.0, outcome="none", fmt=None, expect="direct"),
                _rec("d", "y", False, None, reason="backend_error", outcome="none", fmt=None)]
-    (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    write_manifest(tmp_path, {"model": {"name": "m", "backend": "mlx", "size_bytes": 2_500_000, "load_s": 0.5}})
-    s = summarize(tmp_path)
-    assert s["overall"]["total"] == 3 and s["overall"]["passed"] == 2
-    assert s["categories"]["y"]["total"] == 1
-    assert s["backend_errors"] == {"count": 1, "cases": ["d"]}
-    assert s["tool_calls"] == {"made": 2, "tool_cases": 2}
-    assert s["formats"] == {"hermes_json": 2}
-    assert s["latency"]["mean_s"] == 2.0 and s["latency"]["p50_s"] == 2.0
-    assert s["tokens_per_s"] == pytest.approx(30 / 6)
+    manifest = Manifest(run_dir=str(tmp_path), status="partial", suite={"name": "s", "cases": 4},
+                        model={"name": "m", "backend": "mlx", "size_bytes": 2_500_000, "load_s": 0.5},
+                        generation={"throughput": {"tokens_per_s": 7.5}})
+    s = summarize(records, manifest, tmp_path)
+    assert s.overall.total == 3 and s.overall.passed == 2
+    assert s.categories["y"].total == 1
+    assert s.backend_errors == {"count": 1, "cases": ["d"]}
+    assert s.tool_calls == {"made": 2, "tool_cases": 2}
+    assert s.formats == {"hermes_json": 2}
+    assert s.latency["mean_s"] == 2.0 and s.latency["p50_s"] == 2.0
+    assert s.tokens_per_s == 7.5  # the run's throughput, not a sum of per-case rates
+    assert s.decode_tokens_per_s == pytest.approx((10 + 10 / 3 + 5) / 3)
+    assert s.coverage == {"expected": 4, "judged": 3, "not_judged": 1, "partial": True}
+    assert [f.id for f in s.failures] == ["b"]
     text = render(s, "table")
     assert "2.5 MB" in text and "0.50 s" in text and "2/2" in text
     md = render(s, "md")
     assert md.startswith("## ") and "| category" in md
+    assert "PARTIAL RUN" in text and "3 of 4" in text  # a partial run says so before any figure
+    assert text.index("PARTIAL RUN") < text.index("category")
+    assert "failed cases (1)" in text and "wrong_tool" in text

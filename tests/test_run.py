@@ -19,11 +19,11 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
     assert r.returncode == 0, r.stderr
     records = _records(run_dir)
     assert len(records) == 26
-    assert len({rec["id"] for rec in records}) == 26
+    assert len({rec.id for rec in records}) == 26
     for rec in records:
-        assert rec["latency_s"] > 0 and rec["prompt_tokens"] > 100 and rec["completion_tokens"] >= 1
-        assert rec["detection"]["outcome"] in ("call", "malformed", "none")
-        assert rec["reason"] != "backend_error"
+        assert rec.latency_s > 0 and rec.prompt_tokens > 100 and rec.completion_tokens >= 1
+        assert rec.detection.outcome in ("call", "malformed", "none")
+        assert rec.reason != "backend_error"
     report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
     assert report["overall"]["total"] == 26
     assert set(report["categories"]) == {"typecheck", "lint", "test", "read_search", "direct", "ask", "decline"}
@@ -41,8 +41,8 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
     replay_dir = tmp_path / "replay"
     r2 = run_cli("run", str(REFERENCE_SUITE), "--replay", str(run_dir / "results.jsonl"), "--run-dir", str(replay_dir))
     assert r2.returncode == 0, r2.stderr
-    original = {rec["id"]: (rec["passed"], rec["reason"], rec["detection"]) for rec in records}
-    replayed = {rec["id"]: (rec["passed"], rec["reason"], rec["detection"]) for rec in _records(replay_dir)}
+    original = {rec.id: (rec.passed, rec.reason, rec.detection) for rec in records}
+    replayed = {rec.id: (rec.passed, rec.reason, rec.detection) for rec in _records(replay_dir)}
     assert replayed == original
     replay_manifest = json.loads((replay_dir / "manifest.json").read_text())
     assert replay_manifest["model"]["size_bytes"] == manifest["model"]["size_bytes"]
@@ -68,7 +68,7 @@ def test_kill_midway_then_resume_runs_each_case_once(tmp_path, demo_model):
     assert 5 <= first < 26, f"kill landed after {first} cases"
     r = run_cli("run", str(REFERENCE_SUITE), "--model", "demo", "--run-dir", str(run_dir), "--quiet")
     assert r.returncode == 0, r.stderr
-    ids = [rec["id"] for rec in _records(run_dir)]
+    ids = [rec.id for rec in _records(run_dir)]
     assert len(ids) == 26 and len(set(ids)) == 26
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["sessions"] == 2
@@ -91,7 +91,7 @@ def test_replay_of_missing_case_is_backend_error_not_failure(tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
     assert report["overall"] == {**report["overall"], "total": 2, "passed": 2}
-    assert report["backend_errors"]["count"] == 18
+    assert report["backend_errors"]["count"] == 24
 
 
 def test_resume_retries_backend_errors(tmp_path):
@@ -99,15 +99,15 @@ def test_resume_retries_backend_errors(tmp_path):
     replay = tmp_path / "outputs.jsonl"
     replay.write_text('{"id": "direct-1", "output": "A tuple is immutable."}\n')
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
-    assert sum(r["reason"] == "backend_error" for r in _records(run_dir)) == 25
+    assert sum(r.reason == "backend_error" for r in _records(run_dir)) == 25
     # the missing output turns up (a flaky server recovered): resuming retries only the errored cases
     with replay.open("a") as f:
         f.write('{"id": "direct-2", "output": "A decorator wraps a function."}\n')
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
-    records = {r["id"]: r for r in _records(run_dir)}
+    records = {r.id: r for r in _records(run_dir)}
     assert len(records) == 26
-    assert records["direct-2"]["passed"] is True and records["direct-1"]["passed"] is True
-    assert sum(r["reason"] == "backend_error" for r in records.values()) == 24
+    assert records["direct-2"].passed is True and records["direct-1"].passed is True
+    assert sum(r.reason == "backend_error" for r in records.values()) == 24
 
 
 def test_flag_for_another_backend_is_an_input_error(tmp_path):

@@ -2,7 +2,7 @@ import pytest
 
 from harness.detect.base import Detection, ToolCall
 from harness.expect import parse_expectation
-from harness.scoring import backend_error_verdict, score
+from harness.scoring import not_judged, score
 
 
 def calls(*pairs, outcome="call"):
@@ -175,6 +175,6 @@ def test_any_of_reports_the_alternative_that_got_furthest():
 
 
 def test_backend_error_verdict():
-    v = backend_error_verdict("HTTP 500")
+    v = not_judged("backend_error", "HTTP 500")
     assert levels(v) == (False, None, "backend_error", (None, None, None))
     assert v.detail == "HTTP 500"

@@ -46,8 +46,8 @@ def test_cli_suite_validates_and_scores_the_right_answers(tmp_path):
         run_dir = tmp_path / pick
         assert run_cli("run", str(suite), "--replay", str(replay), "--run-dir", str(run_dir), "--quiet").returncode == 0
         records = read_records(run_dir)
-        assert [r["passed"] for r in records] == [passed] * 6, [(r["id"], r["detail"]) for r in records]
-    reasons = {r["category"]: r["reason"] for r in records}
+        assert [r.passed for r in records] == [passed] * 6, [(r.id, r.detail) for r in records]
+    reasons = {r.category: r.reason for r in records}
     assert reasons == {"tool_call": "no_call", "request_for_info": "no_ask", "cannot_answer": "no_decline"}
 
 
@@ -63,7 +63,7 @@ def test_candidate_check_measures_the_classifier(tmp_path):
     r = run_cli("run", str(out), "--replay", str(answers), "--run-dir", str(run_dir), "--quiet")
     assert r.returncode == 0, r.stderr
     records = read_records(run_dir)
-    wrong = [(r["id"], r["response_kind"], r["kind_cue"]) for r in records if not r["passed"]]
+    wrong = [(r.id, r.response_kind, r.kind_cue) for r in records if not r.passed]
     assert not wrong
     metrics = kind_metrics(records)
     assert metrics.macro_f1 == 1.0 and metrics.confusion["ask"] == {"ask": 6}

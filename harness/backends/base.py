@@ -3,6 +3,7 @@
 A backend yields one Generation per request, in any order, as each finishes: the runner writes
 each as it arrives, so batching and concurrency never delay or lose a finished result.
 """
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -14,6 +15,7 @@ from harness.suite import Case
 class Request:
     case: Case
     sample: int = 0
+    seed: int | None = None  # this case and sample's own sampling seed (runner.case_seed)
 
 
 @dataclass
@@ -40,21 +42,37 @@ class LoadInfo:
     details: dict = field(default_factory=dict)  # backend-specific facts for the manifest
 
 
-class Backend:
-    """Subclass, set `name` and `option_keys`, and implement load() and generate()."""
+class Backend(ABC):
+    """Subclass, declare `option_keys`, and implement load() and generate(). Use as a context manager:
+    close() runs however the run ends."""
 
-    name = ""
     option_keys: tuple[str, ...] = ()  # keys a models.toml entry may carry for this backend
     required_keys: tuple[str, ...] = ()
+    # Whether a streak of backend errors means the backend is gone (a server) rather than a fixed fact
+    # about some cases (replay without a recorded output): only then does a failing run stop early.
+    can_become_unavailable = True
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
 
-    def load(self) -> LoadInfo:
-        raise NotImplementedError
+    def __enter__(self) -> "Backend":
+        return self
 
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abstractmethod
+    def load(self) -> LoadInfo:
+        ...
+
+    @abstractmethod
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
-        raise NotImplementedError
+        ...
+
+    def identity(self) -> dict:
+        """What identifies the model beyond its spec (a fingerprint of the weights, the served model), known
+        before load(): a resumed run must match it."""
+        return {}
 
     def peak_memory_bytes(self) -> int | None:
         return None

@@ -12,11 +12,14 @@ from typing import Iterator
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.backends.mlx_env import ensure_fast_blas
+from harness.backends.mlx_inspect import model_folder
 from harness.errors import InputError
 from harness.suite import openai_tools
 
 WEIGHT_SUFFIXES = (".safetensors", ".npz", ".gguf", ".bin")
 LATENCY_MODES = ("batched", "sequential")
+# A batch draws all its rows from one random stream; one case at a time, each case and sample has its own seed.
+SAMPLED_ALONE = "temperature > 0: each case and sample is sampled alone from its own seed"
 
 
 def weights_size(path: Path) -> int:
@@ -35,20 +38,20 @@ def latency_options(spec) -> tuple[str, int | None]:
     return mode, size
 
 
-def model_folder(spec, progress=print) -> Path:
-    """The model folder a spec names; 'demo' is built into the cache on first use."""
-    path = spec.options["path"]
-    if path == "demo":
-        from harness.demo.build import demo_model_path
-
-        return demo_model_path(progress=progress)
-    if not Path(path).is_dir():
-        raise InputError(f"{spec.source}: model folder '{path}' does not exist; set 'path' to a folder with config.json")
-    return Path(path)
+def fingerprint(folder: Path) -> str:
+    """A cheap hash of a folder's weight files: names, sizes and their first and last MiB."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES):
+        size = path.stat().st_size
+        digest.update(f"{path.name}\0{size}\0".encode())
+        with path.open("rb") as f:
+            digest.update(f.read(1 << 20))
+            f.seek(max(0, size - (1 << 20)))
+            digest.update(f.read(1 << 20))
+    return digest.hexdigest()[:16]
 
 
 class MLXBackend(Backend):
-    name = "mlx"
     option_keys = ("path", "adapter_path", "latency_mode", "batch_size")
     required_keys = ("path",)
 
@@ -81,6 +84,12 @@ class MLXBackend(Backend):
                    "mlx_lm_version": mlx_lm.__version__, "device": str(mx.default_device()), "blas": blas or "bundled"}
         return LoadInfo(load_s=load_s, size_bytes=size, details=details)
 
+    def identity(self) -> dict:
+        folder = model_folder(self.spec, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        adapter = self.spec.options.get("adapter_path")
+        return {"path": str(Path(folder).resolve()), "weights": fingerprint(folder),
+                "adapter": fingerprint(Path(adapter)) if adapter and Path(adapter).is_dir() else None}
+
     def setup_warnings(self) -> list[str]:
         from harness import doctor
 
@@ -96,7 +105,6 @@ class MLXBackend(Backend):
                                                   add_generation_prompt=True, **kwargs)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
-        import mlx.core as mx
         from mlx_lm.sample_utils import make_sampler
 
         from harness.backends import mlx_batch
@@ -105,7 +113,7 @@ class MLXBackend(Backend):
         sampler = make_sampler(temp=self.spec.temperature, top_p=self.spec.top_p)
         prompts = [self.render(r) for r in requests]
         reason = "latency_mode is sequential" if self.latency_mode == "sequential" else \
-            mlx_batch.unsupported_reason(self.model)
+            SAMPLED_ALONE if self.spec.temperature > 0 else mlx_batch.unsupported_reason(self.model)
         if reason:
             timing, self.details = "sequential", {"mode": "sequential", "reason": reason}
             finished = (self._generate_one(i, r, ids, sampler) for i, (r, ids) in enumerate(zip(requests, prompts)))
@@ -119,7 +127,6 @@ class MLXBackend(Backend):
                 "attention": ",".join(sorted(set(paths))),
                 "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size,
                             "attention": path} for g, path in zip(groups, paths)]}
-            mx.random.seed(self.spec.seed)  # one seed per run: a batch samples all its cases together
             finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
                                                  sampler)
         tokens = 0
@@ -142,7 +149,7 @@ class MLXBackend(Backend):
 
         from harness.backends.mlx_batch import Finished
 
-        mx.random.seed(self.spec.seed + request.sample)
+        mx.random.seed(request.seed if request.seed is not None else self.spec.seed + request.sample)
         text, ttft, last = "", None, None
         t0 = time.perf_counter()
         for last in stream_generate(self.model, self.tokenizer, prompt=ids, max_tokens=self.spec.max_tokens,

@@ -87,3 +87,15 @@ def max_abs_diff(a: list, b: list) -> float:
     if any(x.shape != y.shape for x, y in zip(a, b)):
         return float("inf")
     return max(mx.max(mx.abs(x - y)).item() for x, y in zip(a, b))
+
+
+def model_folder(spec, progress=print) -> Path:
+    """The model folder a spec names; 'demo' is built into the cache on first use."""
+    path = spec.options["path"]
+    if path == "demo":
+        from harness.demo.build import demo_model_path
+
+        return demo_model_path(progress=progress)
+    if not Path(path).is_dir():
+        raise InputError(f"{spec.source}: model folder '{path}' does not exist; set 'path' to a folder with config.json")
+    return Path(path)

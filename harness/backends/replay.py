@@ -28,7 +28,7 @@ def read_replay_file(path: Path) -> dict[tuple[str, int], dict]:
 
 
 class ReplayBackend(Backend):
-    name = "replay"
+    can_become_unavailable = False  # a missing recorded output stays missing; no server to wait for
     option_keys = ("file",)
     required_keys = ("file",)
 

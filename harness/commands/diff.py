@@ -8,18 +8,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first (A) is what the others are compared with")
     parser.add_argument("--format", choices=["table", "md", "json", "html"], default="table")
     parser.add_argument("-o", "--output", help="write to this file instead of stdout (needed for html)")
+    parser.add_argument("--skip-damaged", action="store_true", help="skip damaged results.jsonl lines (counted)")
 
 
 def main(args) -> int:
     from harness.reporting.diff import compare, render
-    from harness.reporting.render import emit
+    from harness.reporting.render import check_output_path, emit
+    from harness.results import load_run
 
     if len(args.runs) < 2:
         raise InputError("harness diff: give at least two run folders (RUN_A RUN_B ...)")
-    doc = compare(args.runs)
+    if args.format == "html" and not args.output:
+        raise InputError("harness diff --format html: give -o FILE.html")
+    check_output_path(args.output)
+    doc = compare([load_run(run, args.skip_damaged) for run in args.runs])
     if args.format == "html":
-        if not args.output:
-            raise InputError("harness diff --format html: give -o FILE.html")
         from harness.reporting.html import render_diff
 
         emit(render_diff(doc), args.output)

@@ -1,6 +1,5 @@
 """`harness gate RUN --rules gate.toml [--baseline RUN] [--junit FILE] [--summary FILE]`: a CI verdict."""
 import argparse
-from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -9,18 +8,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", help="run folder to compare with, for the [baseline] rules")
     parser.add_argument("--junit", metavar="FILE", help="write JUnit XML: a test per case and a test per rule")
     parser.add_argument("--summary", metavar="FILE", help="append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="gate a partial, interrupted or failed run instead of failing it")
+    parser.add_argument("--skip-damaged", action="store_true", help="skip damaged results.jsonl lines (counted)")
 
 
 def main(args) -> int:
     from harness.reporting import diff
     from harness.reporting.gate import evaluate, junit_xml, load_rules, summary_md
-    from harness.reporting.summary import summarize
-    from harness.results import read_records
+    from harness.reporting.render import check_output_path
+    from harness.reporting.summary import summarize_run
+    from harness.results import load_run
 
+    for path in (args.junit, args.summary):
+        check_output_path(path)
     rules_spec = load_rules(args.rules)
-    summary = summarize(args.run)
-    comparison = diff.compare([args.baseline, args.run]) if args.baseline else None
-    rules = evaluate(rules_spec, summary, comparison, args.rules)
+    run = load_run(args.run, args.skip_damaged)  # each folder is read once for summary, comparison and JUnit
+    summary = summarize_run(run)
+    comparison = diff.compare([load_run(args.baseline, args.skip_damaged), run]) if args.baseline else None
+    rules = evaluate(rules_spec, summary, comparison, args.rules, allow_partial=args.allow_partial)
     for rule in rules:
         print(rule.line())
     if comparison:
@@ -28,7 +34,8 @@ def main(args) -> int:
     failed = sum(1 for r in rules if not r.passed)
     print(f"gate {'FAILED' if failed else 'passed'}: {len(rules) - failed} of {len(rules)} rules passed")
     if args.junit:
-        Path(args.junit).write_text(junit_xml(read_records(args.run), summary, rules), encoding="utf-8")
+        with open(args.junit, "w", encoding="utf-8") as f:
+            f.write(junit_xml(run.records, summary, rules))
     if args.summary:
         with open(args.summary, "a", encoding="utf-8") as f:  # appends: $GITHUB_STEP_SUMMARY is shared by steps
             f.write(summary_md(summary, rules, comparison, args.baseline))

@@ -3,7 +3,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.errors import InputError
+from harness.errors import EXIT_INTERNAL, InputError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,14 +21,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="cases per batch (default: as many as fit in 25%% of memory, at most 32)")
     p.add_argument("--concurrency", type=int, help="requests in flight at once (openai backend; default 1)")
     p.add_argument("--format", choices=["table", "md", "json"], default="table", help="report format")
+    p.add_argument("--failures", default="10", metavar="N|all", help="failed cases to list (default 10; json lists all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
     from harness import runner
     from harness.models import ModelSpec, resolve_model
-    from harness.reporting.render import render
-    from harness.reporting.summary import summarize
+    from harness.reporting.render import failures_option, render
+    from harness.reporting.summary import summarize_run
+    from harness.results import RunWriteError, load_run
     from harness.suite import load_suite
 
     suite = load_suite(args.suite)
@@ -39,25 +41,29 @@ def main(args) -> int:
         if not args.model:
             raise InputError("harness run: give --model NAME|PATH (try --model demo) or --replay FILE")
         spec = resolve_model(args.model, args.models)
-    if args.max_tokens:
-        spec.max_tokens = args.max_tokens
     from harness.backends import backend_class
 
     takes = backend_class(spec.backend, spec.source).option_keys
     for key in ("latency_mode", "batch_size", "concurrency"):  # flags override the models.toml entry
-        if getattr(args, key) is not None:
-            if key not in takes:
-                raise InputError(f"--{key.replace('_', '-')} does not apply to backend '{spec.backend}' "
-                                 f"({spec.source}); drop the flag")
-            spec.options[key] = getattr(args, key)
+        if getattr(args, key) is not None and key not in takes:
+            raise InputError(f"--{key.replace('_', '-')} does not apply to backend '{spec.backend}' "
+                             f"({spec.source}); drop the flag")
+    spec = spec.with_overrides(max_tokens=args.max_tokens, latency_mode=args.latency_mode,
+                               batch_size=args.batch_size, concurrency=args.concurrency)
     run_dir = Path(args.run_dir) if args.run_dir else runner.default_run_dir(args.out, suite, spec)
+    shown = failures_option(args.failures)
     try:
         outcome = runner.run(suite, spec, run_dir, samples=args.samples, progress=not args.quiet)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished cases are saved. Resume with: --run-dir {run_dir}", file=sys.stderr)
         return 130
+    except RunWriteError as e:
+        print(f"error: {e}; the run stopped (status failed) and what was written is kept: free space, then resume "
+              f"with --run-dir {run_dir}", file=sys.stderr)
+        return EXIT_INTERNAL
     if outcome.generated == 0:
-        print(f"{run_dir}: all {outcome.resumed} cases already done; nothing to generate", file=sys.stderr)
-    print(render(summarize(run_dir), args.format))
+        print(f"{run_dir}: all {outcome.resumed} case records already judged; nothing to generate "
+              f"(status {outcome.status})", file=sys.stderr)
+    print(render(summarize_run(load_run(run_dir)), args.format, shown))
     print(f"run folder: {run_dir}", file=sys.stderr)  # stdout stays the report alone (JSON-parseable)
     return 0

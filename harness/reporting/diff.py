@@ -1,94 +1,119 @@
-"""`harness diff RUN_A RUN_B [RUN_C ...]`: runs side by side on the cases they share.
+"""Runs side by side on the cases they share (`harness diff RUN_A RUN_B [RUN_C ...]`).
 
-Cases are aligned by (id, sample). Only cases every run holds are compared, and a case any run
-lost to a backend error is left out for all runs, so each run's accuracy is over the same cases
-and the accuracy change of B over A is exactly (fixed - broken) / compared. Every later run is
-paired with the first: flips (fixed, broken) and an exact McNemar test overall and per category.
+Cases are aligned by id. Only cases every run holds are compared, and a case any run lost to a backend
+or harness error (in any sample) is left out for all runs, so each run's accuracy is over the same
+cases. Every later run is paired with the first: a case is fixed when its pass rate over its samples
+rose and broken when it fell (with one sample: failed then passed, and the reverse), with an exact
+McNemar (sign) test on those flips overall and per category, which stays valid for repeated samples
+because each case is one pair whatever its number of samples.
 """
 import json
+from collections import defaultdict
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.records import Record
+from harness.reporting.stats import mcnemar_exact
 from harness.reporting.summary import summarize
+from harness.results import LoadedRun, load_run
 from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
-from harness.results import is_backend_error, read_records, record_key
-from harness.reporting.stats import mcnemar_exact
 
 # Kept from each run's summary for the side-by-side table.
-RUN_FACTS = ("model", "tool_calls", "formats", "latency", "tokens_per_s")
+RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", "ttft", "tokens_per_s", "samples")
+NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be run-to-run noise
 
 
+def _by_case(records: list[Record]) -> dict[str, list[Record]]:
+    cases: dict[str, list[Record]] = defaultdict(list)
+    for r in sorted(records, key=lambda r: r.sample):
+        cases[r.id].append(r)
+    return cases
 
 
-
-def case_name(record: dict) -> str:
-    sample = record.get("sample", 0)
-    return record["id"] if not sample else f"{record['id']}#{sample}"
+def _rate(records: list[Record]) -> float:
+    return sum(r.passed for r in records) / len(records)
 
 
-# --- comparison ------------------------------------------------------------------------------
-
-def compare(run_dirs: list[str | Path]) -> dict:
+def compare(runs: list[LoadedRun | str | Path]) -> dict:
     """The JSON document of a diff; the first run is A, pairs compare each later run with A."""
-    by_key = []
-    for run_dir in run_dirs:
-        records = read_records(run_dir)
-        if not records:
-            raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
-        by_key.append({record_key(r): r for r in records})
-    shared = set.intersection(*(set(run) for run in by_key))
-    errored = {k for k in shared if any(is_backend_error(run[k]) for run in by_key)}
-    keys = [k for k in by_key[0] if k in shared and k not in errored]  # A's order
+    loaded = [run if isinstance(run, LoadedRun) else load_run(run) for run in runs]
+    run_dirs = [run.run_dir for run in loaded]
+    runs_records = [_by_case(run.records) for run in loaded]
+    manifests = [run.manifest for run in loaded]
+    shared = set.intersection(*(set(run) for run in runs_records))
+    errored = {k for k in shared if any(r.not_judged for run in runs_records for r in run[k])}
+    keys = [k for k in runs_records[0] if k in shared and k not in errored]  # A's order
     if not keys:
         raise InputError(f"{', '.join(map(str, run_dirs))}: no case is scored in every run ({len(shared)} shared "
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
-    summaries = [summarize(d, [run[k] for k in keys]) for d, run in zip(run_dirs, by_key)]
+    summaries = [summarize([r for k in keys for r in run[k]], m, d) for d, run, m in zip(run_dirs, runs_records, manifests)]
     runs = []
-    for i, (run_dir, run, s) in enumerate(zip(run_dirs, by_key, summaries)):
-        runs.append({"label": _letter(i), "name": s["model"]["name"] or Path(run_dir).name, "run_dir": str(run_dir),
-                     "suite": s["suite"], "records": len(run), "not_shared": len(run) - len(shared),
-                     "backend_errors": sum(1 for r in run.values() if is_backend_error(r)),
-                     **{fact: s[fact] for fact in RUN_FACTS}})
-    categories = sorted({c for s in summaries for c in s["categories"]})
-    pairs = [_pair(by_key[0], by_key[i], keys, runs[0]["label"], runs[i]["label"]) for i in range(1, len(by_key))]
+    for i, (run_dir, run, s) in enumerate(zip(run_dirs, runs_records, summaries)):
+        facts = s.to_json()
+        runs.append({"label": _letter(i), "name": s.model["name"] or Path(run_dir).name, "run_dir": str(run_dir),
+                     "suite": s.suite, "records": sum(len(v) for v in run.values()), "not_shared": len(run) - len(shared),
+                     "backend_errors": sum(1 for v in run.values() for r in v if r.not_judged),
+                     **{fact: facts[fact] for fact in RUN_FACTS}})
+    categories = sorted({c for s in summaries for c in s.categories})
+    pairs = [_pair(runs_records[0], runs_records[i], keys, runs[0]["label"], runs[i]["label"])
+             for i in range(1, len(runs_records))]
     return {
         "runs": runs,
         "compared": len(keys),
         "backend_error_cases": len(errored),
-        "overall": [s["overall"] for s in summaries],
-        "categories": {c: [s["categories"].get(c) for s in summaries] for c in categories},
-        "cases": [{"id": k[0], "sample": k[1], "category": by_key[0][k]["category"],
-                   "passed": [run[k]["passed"] for run in by_key], "reason": [run[k]["reason"] for run in by_key],
-                   "latency_s": [run[k].get("latency_s") for run in by_key]} for k in keys],
+        "overall": [s.to_json()["overall"] for s in summaries],
+        "categories": {c: [s.to_json()["categories"].get(c) for s in summaries] for c in categories},
+        "cases": [{"id": k, "category": runs_records[0][k][0].category,
+                   "passed": [_rate(run[k]) for run in runs_records],
+                   "reason": [next((r.reason for r in run[k] if not r.passed), None) for run in runs_records],
+                   "latency_s": [_mean_latency(run[k]) for run in runs_records]} for k in keys],
         "flips": pairs[0]["flips"],
         "mcnemar_p": pairs[0]["mcnemar_p"],
         "pairs": pairs,
     }
 
 
+def _mean_latency(records: list[Record]) -> float | None:
+    values = [r.latency_s for r in records if r.latency_s is not None]
+    return sum(values) / len(values) if values else None
+
+
 def _letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
-def _pair(a: dict, b: dict, keys: list, label_a: str, label_b: str) -> dict:
-    fixed = [k for k in keys if not a[k]["passed"] and b[k]["passed"]]
-    broken = [k for k in keys if a[k]["passed"] and not b[k]["passed"]]
+def _pair(a: dict[str, list[Record]], b: dict[str, list[Record]], keys: list, label_a: str, label_b: str) -> dict:
+    fixed = [k for k in keys if _rate(b[k]) > _rate(a[k])]
+    broken = [k for k in keys if _rate(b[k]) < _rate(a[k])]
     categories = {}
-    for cat in sorted({a[k]["category"] for k in keys}):  # A's category when suites disagree
-        n_fixed = sum(1 for k in fixed if a[k]["category"] == cat)
-        n_broken = sum(1 for k in broken if a[k]["category"] == cat)
+    for cat in sorted({a[k][0].category for k in keys}):  # A's category when suites disagree
+        n_fixed = sum(1 for k in fixed if a[k][0].category == cat)
+        n_broken = sum(1 for k in broken if a[k][0].category == cat)
         categories[cat] = {"fixed": n_fixed, "broken": n_broken, "mcnemar_p": mcnemar_exact(n_fixed, n_broken)}
     return {"a": label_a, "b": label_b,
-            "flips": {"fixed": [case_name(a[k]) for k in fixed], "broken": [case_name(a[k]) for k in broken]},
+            "flips": {"fixed": fixed, "broken": broken},
             "mcnemar_p": mcnemar_exact(len(fixed), len(broken)), "categories": categories,
+            "latency": _latency_test(a, b, keys),
             "fixed_cases": [_flip(a[k], b[k], failing=a[k]) for k in fixed],
             "broken_cases": [_flip(a[k], b[k], failing=b[k]) for k in broken]}
 
 
-def _flip(ra: dict, rb: dict, failing: dict) -> dict:
-    return {"id": case_name(ra), "category": ra["category"], "reason": failing["reason"], "detail": failing["detail"],
-            "output_a": ra["output"], "output_b": rb["output"]}
+def _latency_test(a: dict, b: dict, keys: list) -> dict:
+    """A paired sign test on per-case latency: is B consistently faster or slower than A, or is it noise?"""
+    pairs = [(_mean_latency(a[k]), _mean_latency(b[k])) for k in keys]
+    pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+    faster = sum(1 for x, y in pairs if y < x)
+    slower = sum(1 for x, y in pairs if y > x)
+    p = mcnemar_exact(faster, slower)
+    return {"faster": faster, "slower": slower, "sign_test_p": p, "within_noise": p > NOISE_P}
+
+
+def _flip(ra: list[Record], rb: list[Record], failing: list[Record]) -> dict:
+    worst = next((r for r in failing if not r.passed), failing[0])
+    return {"id": ra[0].id, "category": ra[0].category, "reason": worst.reason, "detail": worst.detail,
+            "output_a": ra[0].output, "output_b": rb[0].output,
+            "pass_rate_a": _rate(ra), "pass_rate_b": _rate(rb)}
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -98,8 +123,8 @@ def side_by_side(doc: dict) -> tuple[list[str], list[list[str]]]:
     runs = doc["runs"]
     rows = []
 
-    def add(name, raws, shown):
-        rows.append([name, *shown, *(_ratio(raws[0], x) for x in raws[1:])])
+    def add(name, raws, shown, ratios=None):
+        rows.append([name, *shown, *(ratios or [_ratio(raws[0], x) for x in raws[1:]])])
 
     def add_pct(name, counts):
         raws = [c["accuracy"] if c else None for c in counts]
@@ -110,24 +135,42 @@ def side_by_side(doc: dict) -> tuple[list[str], list[list[str]]]:
         add_pct(f"{name} ({max(c['total'] for c in counts if c)})", counts)
         for level in LEVELS:
             add_pct(f"{name} / {level}", [c[level] if c else None for c in counts])
+    add("latency timing", [None] * len(runs), ["/".join(r["latency"]["timing"]) for r in runs])
+    add("status", [None] * len(runs), [f"{r['status'] or '-'} ({r['coverage']['judged']}/{r['coverage']['expected']})"
+                                      for r in runs])
     made = [r["tool_calls"]["made"] for r in runs]
     add("tool calls on tool cases", made, [f"{r['tool_calls']['made']}/{r['tool_calls']['tool_cases']}" for r in runs])
     add("formats seen", [None] * len(runs), [", ".join(f"{k} ({v})" for k, v in r["formats"].items()) or "none" for r in runs])
     for name, get, show in [("disk size", lambda r: r["model"]["size_bytes"], human_bytes),
                             ("load time", lambda r: r["model"]["load_s"], secs),
                             ("peak memory", lambda r: r["model"]["peak_memory_bytes"], human_bytes),
-                            ("latency mean", lambda r: r["latency"]["mean_s"], secs),
-                            ("latency p50", lambda r: r["latency"]["p50_s"], secs),
-                            ("latency p95", lambda r: r["latency"]["p95_s"], secs),
-                            ("tokens/s", lambda r: r["tokens_per_s"], lambda x: "-" if x is None else f"{x:.1f}")]:
+                            ("generated tokens/s", lambda r: r["tokens_per_s"], lambda x: "-" if x is None else f"{x:.1f}")]:
         raws = [get(r) for r in runs]
         add(name, raws, [show(x) for x in raws])
+    for name, key in [("latency mean", "mean_s"), ("latency p50", "p50_s"), ("latency p95", "p95_s")]:
+        raws = [r["latency"][key] for r in runs]
+        add(name, raws, [secs(x) for x in raws],
+            [_latency_ratio(runs[0], r, pair, key) for r, pair in zip(runs[1:], doc["pairs"])])
     headers = ["", *(f"{r['label']}: {r['name']}" for r in runs), *(f"{r['label']}/A" for r in runs[1:])]
     return headers, rows
 
 
+def _latency_ratio(a: dict, b: dict, pair: dict, key: str) -> str:
+    """No ratio across timing modes (a batched latency is not a per-case one); flag ratios within noise."""
+    if a["latency"]["timing"] != b["latency"]["timing"]:
+        return "- (timing differs)"
+    ratio = _ratio(a["latency"][key], b["latency"][key])
+    return f"{ratio} (within noise)" if ratio != "-" and pair["latency"]["within_noise"] else ratio
+
+
 def _ratio(a, b) -> str:
     return "-" if a is None or b is None or a == 0 else f"{b / a:.2f}x"
+
+
+def run_state(run: dict) -> str:
+    cov = run["coverage"]
+    state = f"status {run['status'] or 'unknown'}, {cov['judged']} of {cov['expected']} judged"
+    return state + (" - PARTIAL" if cov["partial"] else "")
 
 
 def coverage_line(doc: dict) -> str:
@@ -145,7 +188,7 @@ def render(doc: dict, fmt: str = "table") -> str:
     tablefmt = "github" if md else "simple"
     headers, rows = side_by_side(doc)
     runs = "\n".join(f"{'- ' if md else '  '}{r['label']}: {r['name']} ({r['run_dir']}, suite {r['suite']}, "
-                     f"{r['records']} records, {r['backend_errors']} backend errors)" for r in doc["runs"])
+                     f"{run_state(r)}, {r['records']} records, {r['backend_errors']} not judged)" for r in doc["runs"])
     parts = [f"## diff\n\n{runs}" if md else f"runs:\n{runs}", coverage_line(doc), tabulate(rows, headers=headers, tablefmt=tablefmt)]
     parts += [render_pair(pair, md) for pair in doc["pairs"]]
     return "\n\n".join(parts) + "\n"

@@ -11,25 +11,31 @@ from xml.etree import ElementTree as ET
 
 from harness.reporting import diff
 from harness.errors import InputError
-from harness.results import is_backend_error
+from harness.records import Record
+from harness.reporting.render import status_line
+from harness.reporting.summary import Counts, Summary
+from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
 
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
-FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call"}
+FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call",
+          "min_pass_all": "pass_all_k", "min_pass_at_k": "pass_at_k"}  # the last two need --samples > 1
 # Budgets: key -> (what is measured, how it is read from a report summary, kind of value).
 BUDGETS = {
-    "max_latency_p95_s": ("latency p95", lambda s: s["latency"]["p95_s"], "seconds"),
-    "max_latency_p50_s": ("latency p50", lambda s: s["latency"]["p50_s"], "seconds"),
-    "max_latency_mean_s": ("latency mean", lambda s: s["latency"]["mean_s"], "seconds"),
-    "max_load_s": ("load time", lambda s: s["model"]["load_s"], "seconds"),
-    "max_size_bytes": ("disk size", lambda s: s["model"]["size_bytes"], "bytes"),
-    "max_peak_memory_bytes": ("peak memory", lambda s: s["model"]["peak_memory_bytes"], "bytes"),
-    "min_tokens_per_s": ("tokens/s", lambda s: s["tokens_per_s"], "rate"),
-    "max_backend_errors": ("backend errors", lambda s: s["backend_errors"]["count"], "count"),
+    "max_latency_p95_s": ("latency p95", lambda s: s.latency["p95_s"], "seconds"),
+    "max_latency_p50_s": ("latency p50", lambda s: s.latency["p50_s"], "seconds"),
+    "max_latency_mean_s": ("latency mean", lambda s: s.latency["mean_s"], "seconds"),
+    "max_load_s": ("load time", lambda s: s.model["load_s"], "seconds"),
+    "max_size_bytes": ("disk size", lambda s: s.model["size_bytes"], "bytes"),
+    "max_peak_memory_bytes": ("peak memory", lambda s: s.model["peak_memory_bytes"], "bytes"),
+    "min_tokens_per_s": ("generated tokens/s", lambda s: s.tokens_per_s, "rate"),
+    "max_backend_errors": ("backend errors", lambda s: s.backend_errors["count"], "count"),
 }
+DEFAULT_BUDGETS = {"max_backend_errors": 0}  # a gate never passes a run that lost cases unless the rules allow it
 BASELINE = {"max_broken": ("cases broken vs baseline", "count"),
             "max_accuracy_drop": ("accuracy drop vs baseline", "points")}
 SECTIONS = ("overall", "categories", "baseline", "budgets")
+LEVEL_NAMES = {"pass_all_k": "pass^k", "pass_at_k": "pass@k"}
 TOLERANCE = 1e-9  # accuracies are float ratios: 0.95 - 0.9 must not exceed a 0.05 limit
 
 
@@ -41,6 +47,7 @@ class Rule:
     measured: float | None  # None: the run does not measure it, which fails the rule
     kind: str  # fraction | points | seconds | bytes | count | rate
     bound: str  # "min" or "max"
+    note: str = ""  # why a rule that is not measured failed, and the fix
 
     @property
     def passed(self) -> bool:
@@ -60,6 +67,7 @@ class Rule:
         sign = ">=" if self.bound == "min" else "<="
         measured = "not measured" if self.measured is None else _value(self.measured, self.kind)
         missed = f" ({self.missed_by()})" if self.missed_by() else ""
+        missed += f" ({self.note})" if self.note and not self.passed else ""
         return f"{'PASS' if self.passed else 'FAIL'}  {self.key}: {self.what} {measured}, limit {sign} {_value(self.limit, self.kind)}{missed}"
 
 
@@ -120,14 +128,21 @@ def _check(path: Path, section: str, table: dict, kinds: dict[str, str]) -> None
 
 # --- evaluation ------------------------------------------------------------------------------
 
-def evaluate(rules: dict, summary: dict, comparison: dict | None, rules_path: str | Path) -> list[Rule]:
-    """Each rule measured on the run (and on its comparison with the baseline, for [baseline])."""
-    out = _floors("overall", "overall", rules.get("overall", {}), summary["overall"])
+def evaluate(rules: dict, summary: Summary, comparison: dict | None, rules_path: str | Path,
+             allow_partial: bool = False) -> list[Rule]:
+    """Each rule measured on the run (and on its comparison with the baseline, for [baseline]). A partial,
+    interrupted or failed run fails its own rule unless `allow_partial`."""
+    cov = summary.coverage
+    out = [] if allow_partial else [Rule("[run] complete", f"run status {summary.status or 'unknown'}, judged records",
+                                         cov["expected"], cov["judged"] if not cov["partial"] else None, "count", "min",
+                                         note="partial run; pass --allow-partial to gate it anyway"
+                                         if cov["partial"] else "")]
+    out += _floors("overall", "overall", rules.get("overall", {}), summary.overall)
     for name, table in rules.get("categories", {}).items():
-        if name not in summary["categories"]:
-            raise InputError(f"{rules_path}: [categories.{name}] names no category of {summary['run_dir']} "
-                             f"(it has: {', '.join(summary['categories'])})")
-        out += _floors(f"categories.{name}", name, table, summary["categories"][name])
+        if name not in summary.categories:
+            raise InputError(f"{rules_path}: [categories.{name}] names no category of {summary.run_dir} "
+                             f"(it has: {', '.join(summary.categories)})")
+        out += _floors(f"categories.{name}", name, table, summary.categories[name])
     if rules.get("baseline"):
         if comparison is None:
             raise InputError(f"{rules_path}: [baseline] rules need a baseline run: give --baseline RUN")
@@ -137,41 +152,46 @@ def evaluate(rules: dict, summary: dict, comparison: dict | None, rules_path: st
         for key, limit in rules["baseline"].items():
             what, kind = BASELINE[key]
             out.append(Rule(f"[baseline] {key}", what, limit, measured[key], kind, "max"))
-    for key, limit in rules.get("budgets", {}).items():
+    for key, limit in {**DEFAULT_BUDGETS, **rules.get("budgets", {})}.items():
         what, get, kind = BUDGETS[key]
         out.append(Rule(f"[budgets] {key}", what, limit, get(summary), kind, "min" if key.startswith("min_") else "max"))
-    if not out:
+    if not any(rules.get(section) for section in SECTIONS):
         raise InputError(f"{rules_path}: no rules; see examples/gate.toml")
     return out
 
 
-def _floors(section: str, group: str, table: dict, counts: dict) -> list[Rule]:
+def _floors(section: str, group: str, table: dict, counts: Counts) -> list[Rule]:
     rules = []
     for key, limit in table.items():
         level = FLOORS[key]
-        measured = counts["accuracy"] if level is None else counts[level]["accuracy"]
-        what = f"{group} {level} accuracy" if level else f"{group} accuracy"
+        if level is None:
+            measured = counts.accuracy
+        elif level in LEVELS:
+            measured = getattr(counts, level).accuracy
+        else:
+            measured = getattr(counts, level)
+        what = f"{group} {LEVEL_NAMES.get(level, level)} accuracy" if level else f"{group} accuracy"
         rules.append(Rule(f"[{section}] {key}", what, limit, measured, "fraction", "min"))
     return rules
 
 
 # --- outputs ---------------------------------------------------------------------------------
 
-def junit_xml(records: list[dict], summary: dict, rules: list[Rule]) -> str:
+def junit_xml(records: list[Record], summary: Summary, rules: list[Rule]) -> str:
     """A testsuite with a testcase per case (model failures as failures, backend errors as errors)
     and a testsuite with a testcase per rule."""
     root = ET.Element("testsuites", name="harness gate")
-    suite_name = f"{summary['suite']} on {summary['model']['name']}"
+    suite_name = f"{summary.suite} on {summary.model['name']}"
     cases = ET.SubElement(root, "testsuite", name=f"cases: {suite_name}")
     for r in records:
-        tc = ET.SubElement(cases, "testcase", classname=f"{summary['suite']}.{excerpt(r['category'])}",
-                           name=excerpt(diff.case_name(r), 200), time=f"{r.get('latency_s') or 0:.3f}")
-        if is_backend_error(r):  # the harness or server failed, not the model
-            ET.SubElement(tc, "error", type="backend_error", message=excerpt(r.get("error"), 500))
-        elif not r["passed"]:
-            failure = ET.SubElement(tc, "failure", type=r["reason"] or "failed",
-                                    message=f"{r['reason']}: {excerpt(r['detail'], 500)}")
-            failure.text = f"{excerpt(r['detail'], 2000)}\noutput: {excerpt(r['output'], 2000)}"
+        tc = ET.SubElement(cases, "testcase", classname=f"{summary.suite}.{excerpt(r.category)}",
+                           name=excerpt(r.name, 200), time=f"{r.latency_s or 0:.3f}")
+        if r.not_judged:  # the harness or server failed, not the model
+            ET.SubElement(tc, "error", type=r.reason, message=excerpt(r.error or r.detail, 500))
+        elif not r.passed:
+            failure = ET.SubElement(tc, "failure", type=r.reason or "failed",
+                                    message=f"{r.reason}: {excerpt(r.detail, 500)}")
+            failure.text = f"{excerpt(r.detail, 2000)}\noutput: {excerpt(r.output, 2000)}"
     _count(cases)
     checks = ET.SubElement(root, "testsuite", name=f"gate rules: {suite_name}")
     for rule in rules:
@@ -192,13 +212,13 @@ def _count(testsuite: ET.Element) -> None:
     testsuite.set("skipped", "0")
 
 
-def summary_md(summary: dict, rules: list[Rule], comparison: dict | None, baseline: str | None) -> str:
+def summary_md(summary: Summary, rules: list[Rule], comparison: dict | None, baseline: str | None) -> str:
     failed = [r for r in rules if not r.passed]
     verdict = f"❌ failed: {len(failed)} of {len(rules)} rules" if failed else f"✅ passed: all {len(rules)} rules"
-    o = summary["overall"]
-    lines = [f"## Gate {verdict}", "",
-             f"{md_code(summary['suite'] or '')} on {md_code(summary['model']['name'] or '')}: "
-             f"{o['passed']}/{o['total']} cases passed, {summary['backend_errors']['count']} backend errors"
+    o = summary.overall
+    lines = [f"## Gate {verdict}", "", f"{status_line(summary)}", "",
+             f"{md_code(summary.suite or '')} on {md_code(summary.model['name'] or '')}: "
+             f"{o.passed}/{o.total} cases passed, {summary.backend_errors['count']} backend errors"
              + (f"; compared with baseline {md_code(baseline)} (A: baseline, B: this run)" if baseline else ""), "",
              "| rule | measured | limit | result |", "|---|---|---|---|"]
     for r in rules:

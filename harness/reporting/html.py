@@ -8,11 +8,13 @@ import math
 from html import escape
 
 from harness.reporting import diff
-from harness.reporting.render import HEADERS, summary_lines, table_rows
+from dataclasses import asdict
+
+from harness.reporting.render import headers, status_line, summary_lines, table_rows
 from harness.reporting.stats import percentile
-from harness.reporting.summary import summarize
+from harness.reporting.summary import summarize_run
+from harness.results import LoadedRun
 from harness.text import excerpt, pct, scrub
-from harness.results import is_backend_error, read_records
 
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
 PASS_COLOR, FAIL_COLOR = "#59a14f", "#e15759"
@@ -26,6 +28,7 @@ th { background: #f5f5f5; }
 pre { white-space: pre-wrap; word-break: break-word; max-height: 14em; overflow: auto; margin: 0;
       background: #f8f8f8; padding: 4px; font-size: 12px; }
 svg text { font: 12px system-ui, sans-serif; fill: #333; } .muted { color: #777; }
+.partial { color: #fff; background: #c0392b; padding: 6px 10px; font-weight: bold; }
 """
 
 
@@ -140,40 +143,41 @@ def _svg(height: float, parts: list[str], title: str) -> str:
 
 # --- pages -----------------------------------------------------------------------------------
 
-def render_report(run_dir) -> str:
-    records = read_records(run_dir)
-    summary = summarize(run_dir, records)
-    scored = [r for r in records if not is_backend_error(r)]
-    name = summary["model"]["name"] or str(run_dir)
-    groups = {c: [v] for c, v in summary["categories"].items()} | {"overall": [summary["overall"]]}
-    failed = [r for r in scored if not r["passed"]]
-    errors = [r for r in records if is_backend_error(r)]
+def render_report(run: LoadedRun) -> str:
+    summary = summarize_run(run)
+    scored = [r for r in run.records if not r.not_judged]
+    name = summary.model["name"] or str(run.run_dir)
+    groups = {c: [asdict(v)] for c, v in summary.categories.items()} | {"overall": [asdict(summary.overall)]}
+    failed = [r for r in scored if not r.passed]
+    errors = [r for r in run.records if r.not_judged]
     sections = [
-        f'<p class="muted">run folder {_e(run_dir)}, suite {_e(summary["suite"])}</p>',
-        _table(HEADERS, table_rows(summary)),
+        f'<p class="muted">run folder {_e(run.run_dir)}, suite {_e(summary.suite)}</p>',
+        f'<p class="{"partial" if summary.coverage["partial"] else "muted"}">{_e(status_line(summary))}</p>',
+        _table(headers(summary), table_rows(summary)),
         _table(None, summary_lines(summary)),
         "<h2>Accuracy per category</h2>" + accuracy_chart(groups, [name]),
-        "<h2>Latency</h2>" + latency_strips([(name, [(r["latency_s"], r["passed"]) for r in scored
-                                                     if r.get("latency_s") is not None])]),
+        "<h2>Latency</h2>" + latency_strips([(name, [(r.latency_s, r.passed) for r in scored
+                                                     if r.latency_s is not None])]),
         f"<h2>Failed cases ({len(failed)})</h2>" + (_table(
             ["case", "category", "reason", "detail", "output"],
-            [[diff.case_name(r), r["category"], r["reason"], r["detail"], _pre(r["output"])] for r in failed],
+            [[r.name, r.category, r.reason, r.detail, _pre(r.output)] for r in failed],
             raw_columns=(4,)) if failed else '<p class="muted">none</p>'),
     ]
-    if errors:
-        sections.append(f"<h2>Backend errors ({len(errors)})</h2>" + _table(
-            ["case", "error"], [[diff.case_name(r), r.get("error")] for r in errors]))
-    return _page(f"{summary['suite']} on {name}", sections)
+    for reason, title in (("backend_error", "Backend errors"), ("harness_error", "Harness errors")):
+        rows = [[r.name, r.error or r.detail] for r in errors if r.reason == reason]
+        if rows:
+            sections.append(f"<h2>{title} ({len(rows)})</h2>" + _table(["case", "error"], rows))
+    return _page(f"{summary.suite} on {name}", sections)
 
 
 def render_diff(doc: dict) -> str:
     labels = [f"{r['label']}: {r['name']}" for r in doc["runs"]]
     groups = doc["categories"] | {"overall": doc["overall"]}
     headers, rows = diff.side_by_side(doc)
-    strips = [(label, [(c["latency_s"][i], c["passed"][i]) for c in doc["cases"] if c["latency_s"][i] is not None])
+    strips = [(label, [(c["latency_s"][i], c["passed"][i] == 1) for c in doc["cases"] if c["latency_s"][i] is not None])
               for i, label in enumerate(labels)]
     sections = [
-        "<ul>" + "".join(f"<li>{_e(lab)} ({_e(r['run_dir'])}, suite {_e(r['suite'])})</li>"
+        "<ul>" + "".join(f"<li>{_e(lab)} ({_e(r['run_dir'])}, suite {_e(r['suite'])}, {_e(diff.run_state(r))})</li>"
                          for lab, r in zip(labels, doc["runs"])) + "</ul>",
         f"<p>{_e(diff.coverage_line(doc))}</p>",
         _table(headers, rows),

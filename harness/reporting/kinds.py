@@ -1,6 +1,7 @@
 """Response-kind figures of a run, from its records: a confusion matrix of expected vs produced kind,
 per-kind precision and recall, macro-F1 and hallucination rates, per run and per category, and the
-gate keys that read them. Pure functions of the records; backend errors are left out (never judged).
+gate keys that read them. Pure functions of the records; records the model was never judged on
+(backend and harness errors) are left out.
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Callable
 from harness.errors import InputError
 from harness.expect import intended_kinds, parse_expectation
 from harness.kinds import KINDS
-from harness.results import is_backend_error
+from harness.records import Record
 
 EXPECTED = ("call", "answer", "ask", "decline")  # kinds a case is written for, in report order
 ORDER = EXPECTED + tuple(k for k in KINDS if k not in EXPECTED)
@@ -17,7 +18,7 @@ ORDER = EXPECTED + tuple(k for k in KINDS if k not in EXPECTED)
 
 @dataclass
 class KindMetrics:
-    judged: int  # records with a response kind (backend errors and pre-kind records left out)
+    judged: int  # records with a response kind (unjudged and pre-kind records left out)
     # expected kind -> produced kind -> records; a case accepting several kinds (BFCL irrelevance's
     # any_of) has the row "answer|ask|decline" and stays out of precision, recall and F1
     confusion: dict[str, dict[str, int]]
@@ -33,20 +34,20 @@ class KindMetrics:
     no_tools_call_rate: float | None  # ... of records whose case offered no tools
 
 
-def expected_label(record: dict) -> str:
+def expected_label(record: Record) -> str:
     """The kind(s) a record's case is written for ("direct" reads as answer), joined by | in EXPECTED order."""
     try:
-        kinds = intended_kinds(parse_expectation(record.get("expect"), f"record {record.get('id')!r}"))
+        kinds = intended_kinds(parse_expectation(record.expect, f"record {record.id!r}"))
     except InputError:
         return "unknown"
     return "|".join(k for k in ORDER if k in kinds) or "unknown"
 
 
-def kind_metrics(records: list[dict]) -> KindMetrics:
-    judged = [r for r in records if not is_backend_error(r) and r.get("response_kind") in KINDS]
+def kind_metrics(records: list[Record]) -> KindMetrics:
+    judged = [r for r in records if not r.not_judged and r.response_kind in KINDS]
     confusion: dict[str, Counter] = {}
     for r in judged:
-        confusion.setdefault(expected_label(r), Counter())[r["response_kind"]] += 1
+        confusion.setdefault(expected_label(r), Counter())[r.response_kind] += 1
     single = {label: row for label, row in confusion.items() if label in EXPECTED}
     precision, recall, f1 = {}, {}, {}
     for kind in EXPECTED:
@@ -57,12 +58,11 @@ def kind_metrics(records: list[dict]) -> KindMetrics:
         recall[kind] = hit / expected if expected else None
         f1[kind] = 2 * hit / (produced + expected) if expected else None  # = 2PR/(P+R); 0 when never produced
     scored = [f1[k] for k in EXPECTED if k in single]
-    with_tools = [r for r in judged if r.get("tools_offered")]
-    offered_calls = [r for r in with_tools if _called_offered(r)]
-    no_tools = [r for r in judged if not r.get("tools_offered")]
-    tool_h = sum(1 for r in judged if r.get("hallucinated_tools"))
-    arg_h = sum(1 for r in offered_calls if r.get("hallucinated_arguments"))
-    bare = sum(1 for r in no_tools if r["detection"].get("calls"))
+    offered_calls = [r for r in judged if r.tools_offered and _called_offered(r)]
+    no_tools = [r for r in judged if not r.tools_offered]
+    tool_h = sum(1 for r in judged if r.hallucinated_tools)
+    arg_h = sum(1 for r in offered_calls if r.hallucinated_arguments)
+    bare = sum(1 for r in no_tools if r.detection.calls)
     return KindMetrics(
         judged=len(judged), confusion={label: dict(row) for label, row in sorted(confusion.items(), key=_row_order)},
         precision=precision, recall=recall, f1=f1, macro_f1=sum(scored) / len(scored) if scored else None,
@@ -71,9 +71,9 @@ def kind_metrics(records: list[dict]) -> KindMetrics:
         no_tools_calls=bare, no_tools_call_rate=_rate(bare, len(no_tools)))
 
 
-def by_category(records: list[dict]) -> dict[str, KindMetrics]:
-    return {name: kind_metrics([r for r in records if r["category"] == name])
-            for name in sorted({r["category"] for r in records})}
+def by_category(records: list[Record]) -> dict[str, KindMetrics]:
+    return {name: kind_metrics([r for r in records if r.category == name])
+            for name in sorted({r.category for r in records})}
 
 
 # Gate keys -> (what is measured, how it is read from KindMetrics); all are fractions, and the
@@ -104,9 +104,8 @@ def confusion_rows(metrics: KindMetrics) -> list[list[str]]:
     return rows
 
 
-def _called_offered(record: dict) -> bool:
-    names = [c.get("name") for c in record["detection"].get("calls", [])]
-    return any(n not in record.get("hallucinated_tools", []) for n in names)
+def _called_offered(record: Record) -> bool:
+    return any(c.name not in record.hallucinated_tools for c in record.detection.calls)
 
 
 def _row_order(item: tuple[str, Counter]) -> tuple:

@@ -1,65 +1,155 @@
-"""A run's summary as a terminal table, Markdown or JSON."""
+"""A run's summary as a terminal table, Markdown or JSON: status and coverage first, then accuracy per
+category, then costs, then the failed cases by name."""
 import json
 import sys
 from pathlib import Path
 
+from harness.errors import InputError
+from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
-from harness.text import ci_text, human_bytes, pct, secs
+from harness.text import ci_text, excerpt, human_bytes, md_code, pct, secs
 
 HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision (95% CI)", "tool (95% CI)", "call (95% CI)"]
+SAMPLE_HEADERS = ["pass@k", "pass^k", "flip rate"]
+FAILURES_SHOWN = 10  # in the terminal and Markdown; --failures all shows every one
 
 
-def table_rows(summary: dict) -> list[list]:
-    rows = []
-    for name, c in list(summary["categories"].items()) + [("overall", summary["overall"])]:
-        rows.append([name, c["passed"], c["total"], pct(c["accuracy"]), ci_text(c["ci95"])]
-                    + [f"{pct(c[level]['accuracy'])} ({ci_text(c[level]['ci95'])})" for level in LEVELS])
-    return rows
+def status_line(summary: Summary) -> str:
+    """What state the run is in and how much of it was judged: read first, since a partial run's figures
+    are not the suite's."""
+    cov = summary.coverage
+    state = summary.status or "unknown (no manifest)"
+    line = f"status: {state}; {cov['judged']} of {cov['expected']} case records judged"
+    if cov["not_judged"]:
+        line += f", {cov['not_judged']} not judged (backend or harness errors)"
+    if cov["partial"]:
+        line += " - PARTIAL RUN: figures cover the judged records only"
+    if summary.damaged:
+        line += f"; {summary.damaged} damaged results lines skipped"
+    return line
 
 
-def summary_lines(summary: dict) -> list[tuple[str, str]]:
-    m, lat = summary["model"], summary["latency"]
-    tc = summary["tool_calls"]
-    formats = ", ".join(f"{k} ({v})" for k, v in summary["formats"].items()) or "none"
+def _row(name: str, c: Counts, with_samples: bool) -> list:
+    row = [name, c.passed if isinstance(c.passed, int) else f"{c.passed:.2f}", c.total, pct(c.accuracy), ci_text(c.ci95)]
+    row += [f"{pct(getattr(c, level).accuracy)} ({ci_text(getattr(c, level).ci95)})" for level in LEVELS]
+    if with_samples:
+        row += [pct(c.pass_at_k), pct(c.pass_all_k), pct(c.flip_rate)]
+    return row
+
+
+def table_rows(summary: Summary) -> list[list]:
+    with_samples = summary.overall.pass_at_k is not None
+    groups = list(summary.categories.items()) + [("overall", summary.overall)]
+    return [_row(name, c, with_samples) for name, c in groups]
+
+
+def headers(summary: Summary) -> list[str]:
+    return HEADERS + (SAMPLE_HEADERS if summary.overall.pass_at_k is not None else [])
+
+
+def summary_lines(summary: Summary) -> list[tuple[str, str]]:
+    m, lat, tc = summary.model, summary.latency, summary.tool_calls
     lines = [
         ("model", f"{m['name']} ({m['backend']})"),
         ("tool calls on tool cases", f"{tc['made']}/{tc['tool_cases']}"),
-        ("formats seen", formats),
-        ("near misses", ", ".join(f"{k} ({v})" for k, v in summary["near_misses"].items()) or "none"),
-        ("failure reasons", ", ".join(f"{k} ({v})" for k, v in summary["reasons"].items()) or "none"),
-        ("backend errors", str(summary["backend_errors"]["count"])),
+        ("formats seen", _counted(summary.formats)),
+        ("near misses", _counted(summary.near_misses)),
+        ("failure reasons", _counted(summary.reasons)),
+        ("backend errors", str(summary.backend_errors["count"])),
+    ]
+    if summary.harness_errors["count"]:
+        lines.append(("harness errors", f"{summary.harness_errors['count']} (a detector or scorer failed; not the "
+                                        f"model's fault: {', '.join(summary.harness_errors['cases'][:5])})"))
+    if summary.samples > 1:
+        lines.append(("samples", f"{summary.samples} per case; accuracy is the mean of each case's pass rate"))
+    lines += [
         ("disk size", human_bytes(m["size_bytes"])),
         ("load time", secs(m["load_s"])),
         ("peak memory", human_bytes(m["peak_memory_bytes"])),
         ("latency mean / p50 / p95", f"{secs(lat['mean_s'])} / {secs(lat['p50_s'])} / {secs(lat['p95_s'])}"
-                                     f" ({', '.join(lat['timing'])})"),
-        *_batch_lines(summary.get("generation") or {}),
-        ("tokens/s", "-" if summary["tokens_per_s"] is None else f"{summary['tokens_per_s']:.1f}"),
+                                     f" ({', '.join(lat['timing'])}: {lat['measured']})"),
     ]
-    return lines + [("warning", w) for w in summary["warnings"]]
+    if summary.ttft:
+        t = summary.ttft
+        lines.append(("time to first token mean / p50 / p95", f"{secs(t['mean_s'])} / {secs(t['p50_s'])} / {secs(t['p95_s'])}"))
+    lines += _batch_lines(summary.generation)
+    lines.append(("generated tokens/s", "-" if summary.tokens_per_s is None else
+                  f"{summary.tokens_per_s:.1f} (all generated tokens / generation wall time)"))
+    if summary.decode_tokens_per_s is not None:
+        lines.append(("decode tokens/s per case", f"{summary.decode_tokens_per_s:.1f} (mean over cases run one at a time)"))
+    return lines + [("warning", w) for w in summary.warnings]
+
+
+def _counted(counter: dict) -> str:
+    return ", ".join(f"{k} ({v})" for k, v in counter.items()) or "none"
 
 
 def _batch_lines(generation: dict) -> list[tuple[str, str]]:
     if generation.get("mode") != "batched":
         return []
-    return [("batched latency", f"from batch start to each case's finish, batch size {generation['batch_size']}"),
-            ("throughput", f"{generation['cases_per_s']:.2f} cases/s")]
+    lines = [("batched latency", f"from batch start to each case's finish, batch size {generation.get('batch_size')}")]
+    cases_per_s = (generation.get("throughput") or {}).get("cases_per_s") or generation.get("cases_per_s")
+    if cases_per_s:
+        lines.append(("throughput", f"{cases_per_s:.2f} cases/s"))
+    return lines
 
 
-def render(summary: dict, fmt: str = "table") -> str:
+def failure_lines(summary: Summary, shown: int | None, md: bool) -> str:
+    failures = summary.failures if shown is None else summary.failures[:shown]
+    if not failures:
+        return ""
+    more = len(summary.failures) - len(failures)
+    tail = f"\n({more} more: --failures all)" if more else ""
+    if md:
+        rows = [f"| {md_code(f.id)} | {md_code(f.category)} | {md_code(f.reason or '')} | {md_code(f.output)} |"
+                for f in failures]
+        return "\n".join([f"### failed cases ({len(summary.failures)})", "", "| case | category | reason | output |",
+                          "|---|---|---|---|", *rows]) + tail
+    lines = [f"failed cases ({len(summary.failures)}):"]
+    for f in failures:
+        lines.append(f"  {excerpt(f.id, 60)} [{excerpt(f.category, 30)}] {f.reason}: {excerpt(f.detail, 100)}")
+        lines.append(f"    output: {f.output}")
+    return "\n".join(lines) + tail
+
+
+def render(summary: Summary, fmt: str = "table", failures: int | None = FAILURES_SHOWN) -> str:
+    """`failures`: how many failed cases to list (None: all); JSON always holds them all."""
     if fmt == "json":
-        return json.dumps(summary, indent=2)
+        return json.dumps(summary.to_json(), indent=2, ensure_ascii=False)
     from tabulate import tabulate
 
-    tablefmt = "github" if fmt == "md" else "simple"
-    head = f"## {summary['suite']} on {summary['model']['name']}\n\n" if fmt == "md" else ""
-    body = tabulate(table_rows(summary), headers=HEADERS, tablefmt=tablefmt)
-    facts = tabulate(summary_lines(summary), tablefmt=tablefmt, headers=["", ""] if fmt == "md" else ())
-    return f"{head}{body}\n\n{facts}\n"
+    md = fmt == "md"
+    tablefmt = "github" if md else "simple"
+    head = f"## {summary.suite} on {summary.model['name']}\n\n" if md else ""
+    body = tabulate(table_rows(summary), headers=headers(summary), tablefmt=tablefmt)
+    facts = tabulate(summary_lines(summary), tablefmt=tablefmt, headers=["", ""] if md else ())
+    parts = [f"{head}{status_line(summary)}", body, facts, failure_lines(summary, failures, md)]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def failures_option(value: str) -> int | None:
+    """--failures N | all"""
+    if value == "all":
+        return None
+    if value.isdigit():
+        return int(value)
+    raise InputError(f"--failures: give a number of failed cases to list, or 'all'; got {value!r}")
+
+
+def check_output_path(output: str | None) -> None:
+    """Refuse an output file that cannot be written before any work is done."""
+    if not output:
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise InputError(f"{output}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"{output}: folder {path.parent} does not exist; create it or write elsewhere")
 
 
 def emit(text: str, output: str | None) -> None:
     if output:
+        check_output_path(output)
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     else:

@@ -1,76 +1,178 @@
-"""Summarise a run: per-category accuracy at each scoring level, tool calls made, formats seen,
-model size, load time and latency (rendering lives in render.py)."""
-from collections import Counter
+"""Summarise a run's records (pure: records and manifest in, Summary out; rendering lives in render.py).
+
+Statistics are over cases, not records: with several samples per case, a case counts once with its pass
+rate over its samples, so intervals do not narrow with repeats; pass@k (some sample passed), pass^k (all
+passed) and the flip rate (samples disagree) say how stable the model is.
+"""
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from harness.errors import InputError
 from harness.expect import is_tool_expected, parse_expectation
+from harness.records import Manifest, Record
 from harness.reporting.stats import percentile, wilson
+from harness.results import LoadedRun, no_results
 from harness.scoring import LEVELS
-from harness.results import is_backend_error, read_manifest, read_records
+from harness.text import excerpt
 
 
-def _counts(records: list[dict]) -> dict:
-    total = len(records)
-    passed = sum(1 for r in records if r["passed"])
-    out = {"total": total, "passed": passed, "accuracy": passed / total if total else None,
-           "ci95": wilson(passed, total)}
+@dataclass
+class Level:
+    passed: float  # cases passed at this level (fractional: the mean over a case's samples)
+    accuracy: float | None
+    ci95: tuple[float, float] | None
+
+
+@dataclass
+class Counts:
+    total: int  # cases
+    passed: float
+    accuracy: float | None
+    ci95: tuple[float, float] | None
+    decision: Level
+    tool: Level
+    call: Level
+    records: int  # case x sample records behind these counts
+    pass_at_k: float | None = None  # share of cases where some sample passed (None with one sample)
+    pass_all_k: float | None = None  # pass^k: share of cases where every sample passed
+    flip_rate: float | None = None  # share of cases whose samples disagree
+
+
+@dataclass
+class Failure:
+    id: str
+    category: str
+    reason: str | None
+    detail: str
+    output: str  # one line, escaped and cut
+
+
+@dataclass
+class Summary:
+    run_dir: str
+    suite: str | None
+    status: str | None
+    coverage: dict  # expected, judged, not_judged records; partial: bool
+    overall: Counts
+    categories: dict[str, Counts]
+    samples: int
+    tool_calls: dict  # made, tool_cases
+    formats: dict[str, int]
+    near_misses: dict[str, int]
+    reasons: dict[str, int]
+    backend_errors: dict  # count, cases
+    harness_errors: dict  # count, cases: the detector or scorer failed (a bug of ours, not the model)
+    model: dict
+    latency: dict  # mean_s, p50_s, p95_s, timing (what the numbers measure)
+    ttft: dict | None  # time to first token, sequential and concurrent timing only
+    tokens_per_s: float | None  # generated tokens / generation wall time (throughput)
+    decode_tokens_per_s: float | None  # per-case decode speed, sequential timing only
+    generation: dict
+    failures: list[Failure]
+    warnings: list[str]
+    damaged: int = 0  # damaged results.jsonl lines skipped (--skip-damaged)
+    extra: dict = field(default_factory=dict)  # sections other modules add (kinds, turns, probes)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out.update(out.pop("extra"))
+        return out
+
+
+def expects_call(record: Record) -> bool:
+    """The one definition of a tool case; records of the first version lack the field, so parse the expect."""
+    if record.expects_call is not None:
+        return record.expects_call
+    try:
+        return is_tool_expected(parse_expectation(record.expect, f"record '{record.id}'"))
+    except InputError:
+        return record.expect != "direct"
+
+
+def counts(records: list[Record]) -> Counts:
+    """Per-case rates over samples, then means over cases."""
+    by_case: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_case[r.id].append(r)
+    n = len(by_case)
+    rates = [sum(r.passed for r in rs) / len(rs) for rs in by_case.values()]
+    passed = _tidy(sum(rates))
+    levels = {}
     for level in LEVELS:
-        ok = sum(1 for r in records if r.get(level))
-        out[level] = {"passed": ok, "accuracy": ok / total if total else None, "ci95": wilson(ok, total)}
+        ok = _tidy(sum(sum(bool(getattr(r, level)) for r in rs) / len(rs) for rs in by_case.values()))
+        levels[level] = Level(ok, ok / n if n else None, wilson(ok, n))
+    out = Counts(n, passed, passed / n if n else None, wilson(passed, n), records=len(records), **levels)
+    if any(len(rs) > 1 for rs in by_case.values()) and n:
+        out.pass_at_k = sum(rate > 0 for rate in rates) / n
+        out.pass_all_k = sum(rate == 1 for rate in rates) / n
+        out.flip_rate = sum(0 < rate < 1 for rate in rates) / n
     return out
 
 
-def is_tool_case(record: dict) -> bool:
-    """The case expects a call (ask, decline and answer cases do not)."""
-    try:
-        return is_tool_expected(parse_expectation(record.get("expect"), f"record {record.get('id')!r}"))
-    except InputError:  # a record from an older or foreign run: count it as a tool case, as before
-        return record.get("expect") != "direct"
+def _tidy(x: float) -> float:
+    """Whole numbers stay whole (the common single-sample case prints 17, not 17.0)."""
+    return int(round(x)) if abs(x - round(x)) < 1e-9 else x
 
 
-def summarize(run_dir: str | Path, records: list[dict] | None = None) -> dict:
-    """Summary of a run folder; `records` restricts it to some of the run's records (diff compares
-    runs on the cases they share)."""
-    run_dir = Path(run_dir)
-    records = read_records(run_dir) if records is None else records
+def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | Path = "", damaged: int = 0) -> Summary:
+    """`records` may be a subset of a run's (diff compares runs on the cases they share)."""
     if not records:
-        raise InputError(f"{run_dir}: no results; give a run folder written by `harness run` (it holds results.jsonl)")
-    manifest = read_manifest(run_dir)
-    errors = [r for r in records if is_backend_error(r)]
-    scored = [r for r in records if not is_backend_error(r)]  # backend errors are not model failures
-    categories = {}
-    for name in sorted({r["category"] for r in records}):
-        categories[name] = _counts([r for r in scored if r["category"] == name])
-    tool_cases = [r for r in scored if is_tool_case(r)]
-    latencies = [r["latency_s"] for r in scored if r.get("latency_s") is not None]
-    gen_tokens = sum(r.get("completion_tokens") or 0 for r in scored)
-    gen_time = sum(r.get("latency_s") or 0 for r in scored)
-    model = manifest.get("model", {})
-    generation = manifest.get("generation", {})  # how the backend generated: mode, batch size, throughput
-    tokens_per_s = gen_tokens / gen_time if gen_time else None
-    if generation.get("mode") == "batched":  # batched latencies overlap: the run's wall-clock rate is the honest one
-        tokens_per_s = generation.get("generated_tokens_per_s")
-    return {
-        "run_dir": str(run_dir),
-        "suite": manifest.get("suite", {}).get("name"),
-        "status": manifest.get("status"),
-        "overall": _counts(scored),
-        "categories": categories,
-        "tool_calls": {"made": sum(1 for r in tool_cases if r["detection"]["outcome"] != "none"),
-                       "tool_cases": len(tool_cases)},
-        "formats": dict(Counter(r["detection"]["format"] for r in scored if r["detection"]["format"])),
-        "near_misses": dict(Counter(r["detection"]["near_miss"] for r in scored if r["detection"].get("near_miss"))),
-        "reasons": dict(Counter(r["reason"] for r in scored if r.get("reason"))),
-        "backend_errors": {"count": len(errors), "cases": [r["id"] for r in errors]},
-        "model": {"name": model.get("name"), "backend": model.get("backend"), "size_bytes": model.get("size_bytes"),
-                  "load_s": model.get("load_s"), "peak_memory_bytes": model.get("peak_memory_bytes")},
-        "latency": {"mean_s": sum(latencies) / len(latencies) if latencies else None,
-                    "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
-                    "timing": sorted({r.get("timing", "sequential") for r in scored})},
-        "tokens_per_s": tokens_per_s,
-        "generation": generation,
-        "warnings": manifest.get("warnings", []),
-    }
+        raise InputError(no_results(run_dir))
+    manifest = manifest or Manifest()
+    errors = [r for r in records if r.reason == "backend_error"]
+    ours = [r for r in records if r.reason == "harness_error"]
+    scored = [r for r in records if not r.not_judged]  # neither is a model failure
+    categories = {name: counts([r for r in scored if r.category == name])
+                  for name in sorted({r.category for r in records})}
+    tool_cases = [r for r in scored if expects_call(r)]
+    timing = sorted({r.timing for r in scored})
+    latencies = [r.latency_s for r in scored if r.latency_s is not None]
+    ttfts = [r.ttft_s for r in scored if r.ttft_s is not None]
+    decode = [r.tokens_per_s for r in scored if r.tokens_per_s is not None and r.timing == "sequential"]
+    generation = manifest.generation or {}
+    throughput = generation.get("throughput") or {}
+    return Summary(
+        run_dir=str(run_dir), suite=manifest.suite.get("name"), status=manifest.status if manifest.run_dir else None,
+        coverage=_coverage(records, manifest),
+        overall=counts(scored), categories=categories, samples=manifest.samples or 1,
+        tool_calls={"made": sum(1 for r in tool_cases if r.detection.outcome != "none"), "tool_cases": len(tool_cases)},
+        formats=dict(Counter(r.detection.format for r in scored if r.detection.format)),
+        near_misses=dict(Counter(r.detection.near_miss for r in scored if r.detection.near_miss)),
+        reasons=dict(Counter(r.reason for r in scored if r.reason)),
+        backend_errors={"count": len(errors), "cases": [r.name for r in errors]},
+        harness_errors={"count": len(ours), "cases": [r.name for r in ours]},
+        model={k: manifest.model.get(k) for k in ("name", "backend", "size_bytes", "load_s", "peak_memory_bytes")},
+        latency={"mean_s": sum(latencies) / len(latencies) if latencies else None,
+                 "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95), "timing": timing,
+                 "measured": LATENCY_MEANING.get(timing[0], "") if len(timing) == 1 else "mixed timing modes"},
+        ttft={"mean_s": sum(ttfts) / len(ttfts), "p50_s": percentile(ttfts, 50), "p95_s": percentile(ttfts, 95)}
+        if ttfts else None,
+        tokens_per_s=throughput.get("tokens_per_s") if throughput else generation.get("generated_tokens_per_s"),
+        decode_tokens_per_s=sum(decode) / len(decode) if decode else None,
+        generation=generation,
+        failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100))
+                  for r in scored if not r.passed],
+        warnings=list(manifest.warnings), damaged=damaged)
 
 
+LATENCY_MEANING = {
+    "sequential": "per case, one case at a time",
+    "batched": "from its batch's start to each case's finish (cases decode together)",
+    "concurrent": "per request, with requests in flight together",
+    "replayed": "as recorded by the original run",
+}
+
+
+def _coverage(records: list[Record], manifest: Manifest) -> dict:
+    judged = sum(1 for r in records if not r.not_judged)
+    expected = manifest.coverage.get("expected") if manifest.coverage else None
+    if expected is None and manifest.suite.get("cases") is not None:
+        expected = manifest.suite["cases"] * (manifest.samples or 1)
+    expected = max(expected or 0, len(records))
+    return {"expected": expected, "judged": judged, "not_judged": len(records) - judged,
+            "partial": (manifest.run_dir != "" and manifest.status != "complete") or judged < expected}
+
+
+def summarize_run(run: LoadedRun) -> Summary:
+    return summarize(run.records, run.manifest, run.run_dir, run.damaged)
