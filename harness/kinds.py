@@ -93,7 +93,7 @@ _REQUEST = _any(
 _OFFER = _any(
     r"^\W*(?:would you like\s+(?:me to|more|any|anything|further|additional|to (?:proceed|book|continue|order|"
     r"know|see|hear|try|learn|get)|that|those|these|this|it)\b)",
-    r"^\W*(?:do you want me to|want me to|shall i|should i (?:go ahead|proceed|continue)|is there (?:anything|something)|"
+    r"^\W*(?:do you want me to|want me to|shall (?:i|we)|should i (?:go ahead|proceed|continue)|is there (?:anything|something)|"
     r"anything else|any other questions|does that help|how does that sound|do you need (?:anything|more|any|further|help)|"
     r"(?:can|may|how (?:else )?can|what else can) i (?:help|assist|do))",
     r"^\W*(?:möchten sie (?:noch|weitere|mehr)|kann ich (?:sonst|noch|ihnen))",

@@ -127,3 +127,29 @@ def test_records_carry_kind_cue_and_hallucinations():
     assert Record.from_json(json.loads(json.dumps(rec.to_json()))) == rec
     rec = judge(case, Generation(case_id="c1", sample=0, output="", error="boom"), sampler)
     assert rec.response_kind == "unsure" and rec.reason == "backend_error"
+
+
+def test_bfcl_irrelevance_takes_any_reply_but_a_call_or_bfcls_own_rule(tmp_path):
+    from pathlib import Path
+
+    from harness.bfcl import load_bfcl
+
+    data = str(Path(__file__).parent / "data" / "bfcl")
+    reply = {i.case["id"]: i.case for i in load_bfcl(data, ["irrelevance"])}["irrelevance_0"]
+    bfcl = {i.case["id"]: i.case for i in load_bfcl(data, ["irrelevance"], "bfcl")}["irrelevance_0"]
+    cut = '<tool_call>\n{"name": "calculate_triangle_area", "arguments": {"ba'
+    for text, by_reply, by_bfcl in (("I can't compute that with these tools.", True, True),
+                                    ("Which triangle do you mean?", True, True), ("It is 42.", True, True),
+                                    ("", False, True),  # no reply at all is no decline, but no call either
+                                    (cut, False, True),  # BFCL counts a call it cannot decode as abstaining
+                                    (hermes_call(), False, False)):
+        assert verdict(reply["expect"], text, reply["tools"]).passed is by_reply, text
+        assert verdict(bfcl["expect"], text, bfcl["tools"]).passed is by_bfcl, text
+    r = run_cli("import", "bfcl", "--data", data, "--category", "irrelevance", "--irrelevance", "bfcl",
+                "-o", str(tmp_path / "irr.jsonl"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "irr.jsonl").read_text().splitlines()[0])["expect"] == {"any_of": ["direct", "malformed"]}
+
+
+def hermes_call() -> str:
+    return '<tool_call>\n{"name": "calculate_triangle_area", "arguments": {"base": 1, "height": 2}}\n</tool_call>'
