@@ -109,10 +109,12 @@ _HOWTO = [("How do I {t} in Python?", "You can {t} with a short call from the st
 _ASKS = [
     (["Read the file.", "Open the file.", "Show me the file.", "Read that file.", "Open it and summarise it.",
       "What is in the file?", "Show me what that file contains.", "Read it.", "Display that file.",
-      "Print the file.", "Open the config file."],
+      "Print the file.", "Open the config file.", "Can you open the file?", "Could you show me that file?",
+      "Please read the file and tell me what it does."],
      ["Which file should I read? Please give me its path.", "Sure. What is the path of the file?"]),
     (["Search the code.", "Search the repository.", "Find it in the code.", "Look for it in the code.",
-      "Grep the repository.", "Search for it.", "Find where it is used.", "Run a search over the code."],
+      "Grep the repository.", "Search for it.", "Find where it is used.", "Run a search over the code.",
+      "Can you search the repository for me?", "Could you look through the code?"],
      ["What should I search for? Tell me the text or pattern to look for.",
       "Which text or pattern should I look for in the code?"]),
 ]
