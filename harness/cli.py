@@ -12,6 +12,7 @@ from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, BackendUnava
 COMMANDS = {
     "run": ("harness.commands.run", "run a suite against a model and report"),
     "report": ("harness.commands.report", "report a finished run"),
+    "rescore": ("harness.commands.rescore", "re-detect and re-score a run's recorded outputs into a new run folder"),
     "diff": ("harness.commands.diff", "compare runs side by side: accuracy, cost, flipped cases, McNemar"),
     "gate": ("harness.commands.gate", "pass or fail a run against rules (CI): exit 0 pass, 1 fail"),
     "doctor": ("harness.commands.doctor", "check a model, its training data and adapter for setup flaws"),
@@ -22,9 +23,16 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors on one line, exit 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Every command is listed; only `command`'s module is imported to add its arguments."""
-    parser = argparse.ArgumentParser(prog="harness", description="Evaluate LLM tool calling: does the model call "
+    parser = Parser(prog="harness", description="Evaluate LLM tool calling: does the model call "
                                      "tools when it should, answer directly when it should, and at what cost?")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -6,14 +6,22 @@ Forms (`expect = …` in a suite):
   { call = NAME, arguments = { PARAM = MATCHER, … }, extra_arguments = "forbid" | "allow" }
   { calls = [ {call = …, arguments = …}, … ], order = "any" | "exact" }     parallel calls
   { any_of = [ EXPECTATION, … ] }                                           alternatives
+  { answer = { contains = [TEXT, …], regex = RE } }     a direct answer holding these (tool results' values)
+  { retry = CALL_ID } or "retry"        call that call's tool again with changed arguments ("retry": the
+                                        last call of the conversation), the recovery after a tool error
+  no_repeat = true (beside any table form, or alone)    fail a call already made with the same arguments
+  { steps = [ {call = …}, … ], order = "exact" | "any", final = EXPECTATION }   a scripted rollout
+                                        (cases with [[cases.script]]): the calls over the episode, then
+                                        the last turn's answer
   "answer" | "ask" | "decline" | "call" | "malformed"   the response kind (harness/kinds.py) must be this;
                                 "call" is any detected call, even to a tool not offered ("tool" is not)
   { ask = { about = [PARAM, …] } }                     ask, and the question names each PARAM (or
                                                        words of its description)
 A MATCHER is a literal (deep equality; 1 and 1.0 are equal, true is not 1) or a table of keys that
 must all hold: one_of (+ normalize = "bfcl"), regex (re.search: anchor it yourself), contains,
-type, approx (+ tol), fields (+ extra_fields), items, optional, absent. A table is always a
-matcher, never a literal object: match an object with `fields`.
+type, approx (+ tol), fields (+ extra_fields), items, optional, absent, from_result (+ path: the
+value at that JSON path in the named call's result, "items[0].id"). A table is always a matcher,
+never a literal object: match an object with `fields`.
 """
 import math
 import re
@@ -24,13 +32,14 @@ from harness.errors import InputError
 
 JSON_TYPES = ("integer", "number", "string", "boolean", "array", "object", "null")
 MATCHER_KEYS = ("one_of", "normalize", "regex", "contains", "type", "approx", "tol",
-                "fields", "extra_fields", "items", "optional", "absent")
+                "fields", "extra_fields", "items", "optional", "absent", "from_result", "path")
 NORMALIZERS = ("bfcl",)
 EXTRA_POLICIES = ("forbid", "allow")
 ORDERS = ("any", "exact")
 RESPONSE_KINDS = ("answer", "ask", "decline", "call", "malformed")  # expectable kinds (not "unsure")
-STRING_FORMS = ("direct", "tool") + RESPONSE_KINDS
-FORMS_HINT = f'use one of {", ".join(map(repr, STRING_FORMS))}, or a table with call, calls, any_of or ask'
+STRING_FORMS = ("direct", "tool", "retry") + RESPONSE_KINDS
+FORMS_HINT = (f'use one of {", ".join(map(repr, STRING_FORMS))}, or a table with call, calls, any_of, answer, '
+              'retry, steps or ask')
 DEFAULT_TOL = 1e-6
 
 
@@ -60,23 +69,9 @@ class Matcher:
     items: "list[Matcher] | None" = None
     optional: bool = False
     absent: bool = False
-
-    def to_raw(self) -> Any:
-        if self.equals is not UNSET:
-            return self.equals
-        raw = {}
-        for key in MATCHER_KEYS:
-            value = getattr(self, key)
-            if key == "extra_fields" and (self.fields is None or value == "forbid"):
-                continue
-            if value is None or value is False:
-                continue
-            if key == "fields":
-                value = {name: m.to_raw() for name, m in value.items()}
-            elif key == "items":
-                value = [m.to_raw() for m in value]
-            raw[key] = value
-        return raw
+    from_result: str | None = None  # a call id; bound to a literal per conversation before matching
+    path: str | None = None
+    unbound: str | None = None  # why from_result named nothing in this conversation (never parsed)
 
 
 @dataclass
@@ -85,37 +80,25 @@ class CallExpect:
     arguments: dict[str, Matcher] | None = None  # None: any arguments are fine
     extra_arguments: str = "forbid"
 
-    def to_raw(self) -> dict:
-        raw: dict = {"call": self.name}
-        if self.arguments is not None:
-            raw["arguments"] = {name: m.to_raw() for name, m in self.arguments.items()}
-        if self.extra_arguments != "forbid":
-            raw["extra_arguments"] = self.extra_arguments
-        return raw
+
+@dataclass
+class Answer:
+    contains: list[str] = field(default_factory=list)
+    regex: str | None = None
 
 
 @dataclass
 class Expectation:
-    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "response"
-    calls: list[CallExpect] = field(default_factory=list)  # one for "call"
+    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "retry" | "any" | "steps" | "response"
+    calls: list[CallExpect] = field(default_factory=list)  # one for "call"; the steps for "steps"
     order: str = "any"
     alternatives: "list[Expectation]" = field(default_factory=list)
+    answer: Answer | None = None  # "direct" with constraints on the answer's text
+    retry: str = ""  # "retry": the call id to retry; "" is the conversation's last call
+    no_repeat: bool = False
+    final: "Expectation | None" = None  # "steps": the episode's last turn
     response: str | None = None  # for "response": one of RESPONSE_KINDS
     about: list[str] = field(default_factory=list)  # for an ask: parameters the question must name
-
-    def to_raw(self) -> Any:
-        if self.kind in ("direct", "tool"):
-            return self.kind
-        if self.kind == "response":
-            return {"ask": {"about": list(self.about)}} if self.about else self.response
-        if self.kind == "call":
-            return self.calls[0].to_raw()
-        if self.kind == "calls":
-            raw: dict = {"calls": [c.to_raw() for c in self.calls]}
-            if self.order != "any":
-                raw["order"] = self.order
-            return raw
-        return {"any_of": [alt.to_raw() for alt in self.alternatives]}
 
 
 def is_tool_expected(exp: Expectation) -> bool:
@@ -124,7 +107,28 @@ def is_tool_expected(exp: Expectation) -> bool:
         return all(is_tool_expected(alt) for alt in exp.alternatives)
     if exp.kind == "response":
         return exp.response == "call"
-    return exp.kind != "direct"
+    return exp.kind not in ("direct", "any")
+
+
+def references(exp: Expectation) -> list[tuple[str, str | None, str]]:
+    """(call id, JSON path, where) for every from_result matcher and retry target, to check against
+    the conversation they refer to; a retry of the last call has id ""."""
+    found = [(exp.retry, None, "retry")] if exp.kind == "retry" else []
+    for call in exp.calls:
+        for name, m in (call.arguments or {}).items():
+            found += _matcher_references(m, f"{call.name}.{name}")
+    for alt in exp.alternatives + ([exp.final] if exp.final else []):
+        found += references(alt)
+    return found
+
+
+def _matcher_references(m: Matcher, label: str) -> list[tuple[str, str | None, str]]:
+    found = [(m.from_result, m.path, label)] if m.from_result is not None else []
+    for key, sub in (m.fields or {}).items():
+        found += _matcher_references(sub, f"{label}.{key}")
+    for i, sub in enumerate(m.items or []):
+        found += _matcher_references(sub, f"{label}[{i}]")
+    return found
 
 
 def intended_kinds(exp: Expectation) -> frozenset[str]:
@@ -134,38 +138,84 @@ def intended_kinds(exp: Expectation) -> frozenset[str]:
         return frozenset().union(*(intended_kinds(alt) for alt in exp.alternatives))
     if exp.kind == "response":
         return frozenset([exp.response])
+    if exp.kind == "steps" and exp.final:
+        return intended_kinds(exp.final)  # the episode's last turn is the reply being judged
+    if exp.kind == "any":  # no_repeat alone: any reply without a repeated call
+        return frozenset()
     return frozenset(["answer" if exp.kind == "direct" else "call"])
 
 
 def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation:
     """Parse the suite form; `where` prefixes errors ("suites/x.toml: case 'a'")."""
     if isinstance(raw, str):
-        if raw in ("direct", "tool"):
+        if raw in ("direct", "tool", "retry"):
             return Expectation(raw)
         if raw in RESPONSE_KINDS:
             return Expectation("response", response=raw)
         _fail(where, name, f"unknown expectation {raw!r}", FORMS_HINT)
     if not isinstance(raw, dict):
         _fail(where, name, f"expected a string or a table, got {_type_name(raw)}", FORMS_HINT)
-    forms = [key for key in ("call", "calls", "any_of", "ask") if key in raw]
+    no_repeat = _flag(raw, "no_repeat", where, name)
+    raw = {k: v for k, v in raw.items() if k != "no_repeat"}
+    forms = [key for key in ("call", "calls", "any_of", "answer", "retry", "steps", "ask") if key in raw]
+    if not forms and "final" in raw:
+        forms = ["steps"]  # a rollout judged on its answer alone
+    if not forms and not raw and no_repeat:
+        return Expectation("any", no_repeat=True)
     if len(forms) != 1:
         _fail(where, name, f"table has keys {sorted(raw)}",
-              "give exactly one of call, calls or any_of (or ask, for a question)")
-    form = forms[0]
+              "give exactly one of call, calls or any_of (or answer, retry, steps, ask)")
+    exp = _parse_form(forms[0], raw, where, name)
+    exp.no_repeat = no_repeat
+    return exp
+
+
+def _parse_form(form: str, raw: dict, where: str, name: str) -> Expectation:
     if form == "ask":
         return _parse_ask(raw, where, name)
     if form == "call":
-        return Expectation("call", calls=[_parse_call(raw, where, name)])
-    if form == "calls":
-        _check_keys(raw, ("calls", "order"), where, name)
-        items = _nonempty_list(raw["calls"], where, f"{name}.calls")
-        calls = [_parse_call(item, where, f"{name}.calls[{i}]") for i, item in enumerate(items)]
+        return Expectation("call", calls=[parse_call(raw, where, name)])
+    if form in ("calls", "steps"):
+        _check_keys(raw, (form, "order") + (("final",) if form == "steps" else ()), where, name)
+        items = _nonempty_list(raw[form], where, f"{name}.{form}") if form == "calls" or form in raw else []
+        calls = [parse_call(item, where, f"{name}.{form}[{i}]") for i, item in enumerate(items)]
         order = _choice(raw.get("order", "any"), ORDERS, where, f"{name}.order")
-        return Expectation("calls", calls=calls, order=order)
+        final = parse_expectation(raw["final"], where, f"{name}.final") if "final" in raw else None
+        if final and final.kind == "steps":
+            _fail(where, f"{name}.final", "steps cannot nest", "give the last turn's expectation, e.g. \"direct\"")
+        return Expectation(form, calls=calls, order=order, final=final)
+    if form == "answer":
+        _check_keys(raw, ("answer",), where, name)
+        return Expectation("direct", answer=_parse_answer(raw["answer"], where, f"{name}.answer"))
+    if form == "retry":
+        _check_keys(raw, ("retry",), where, name)
+        target = raw["retry"]
+        if target is not True and (not isinstance(target, str) or not target):
+            _fail(where, f"{name}.retry", f"expected a call id or true, got {target!r}",
+                  'name the call to retry (retry = "call_1"), or write retry = true for the last call')
+        return Expectation("retry", retry="" if target is True else target)
     _check_keys(raw, ("any_of",), where, name)
     items = _nonempty_list(raw["any_of"], where, f"{name}.any_of")
     return Expectation("any_of", alternatives=[
         parse_expectation(item, where, f"{name}.any_of[{i}]") for i, item in enumerate(items)])
+
+
+def _parse_answer(raw: Any, where: str, name: str) -> Answer:
+    if not isinstance(raw, dict) or not raw:
+        _fail(where, name, f"expected a table, got {raw!r}", 'give { contains = ["…"] } and/or { regex = "…" }')
+    _check_keys(raw, ("contains", "regex"), where, name)
+    contains = raw.get("contains", [])
+    contains = [contains] if isinstance(contains, str) else contains
+    if not isinstance(contains, list) or not all(isinstance(c, str) and c for c in contains):
+        _fail(where, f"{name}.contains", f"expected a list of non-empty strings, got {raw.get('contains')!r}",
+              'give contains = ["3 errors", "ledger.py"]')
+    regex = _string(raw["regex"], where, f"{name}.regex") if "regex" in raw else None
+    if regex is not None:
+        try:
+            re.compile(regex)
+        except re.error as e:
+            _fail(where, f"{name}.regex", f"bad regular expression: {e}", "fix the pattern")
+    return Answer(contains=contains, regex=regex)
 
 
 def parse_matcher(raw: Any, where: str, name: str) -> Matcher:
@@ -218,6 +268,13 @@ def parse_matcher(raw: Any, where: str, name: str) -> Matcher:
                    for i, value in enumerate(raw["items"])]
     m.optional = _flag(raw, "optional", where, name)
     m.absent = _flag(raw, "absent", where, name)
+    if "from_result" in raw:
+        m.from_result = _string(raw["from_result"], where, f"{name}.from_result")
+        if not m.from_result:
+            _fail(where, f"{name}.from_result", "empty", "name the call id whose result holds the value")
+        m.path = _string(raw["path"], where, f"{name}.path") if "path" in raw else None
+    elif "path" in raw:
+        _needs(raw, "path", "from_result", where, name)
     if m.absent and len(raw) > 1:
         _fail(where, name, "absent = true cannot be combined with other keys",
               "use { absent = true } alone")
@@ -230,11 +287,11 @@ def parse_arguments(raw: Any, where: str, name: str) -> dict[str, Matcher]:
     return {key: parse_matcher(value, where, f"{name}.{key}") for key, value in raw.items()}
 
 
-def _parse_call(raw: Any, where: str, name: str) -> CallExpect:
+def parse_call(raw: Any, where: str, name: str, extra_keys: tuple = ()) -> CallExpect:
     if not isinstance(raw, dict):
         _fail(where, name, f"expected a table, got {_type_name(raw)}",
               "give { call = NAME, arguments = { … } }")
-    _check_keys(raw, ("call", "arguments", "extra_arguments"), where, name)
+    _check_keys(raw, ("call", "arguments", "extra_arguments") + extra_keys, where, name)
     if "call" not in raw:
         _fail(where, f"{name}.call", "missing", "name the tool the model should call")
     call = _string(raw["call"], where, f"{name}.call")

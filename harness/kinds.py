@@ -166,11 +166,7 @@ def mentioned_parameters(text: str, tools: list[dict] | None, only: list[str] | 
 
 def hallucinations(detection: Detection, tools: list[dict] | None) -> Hallucination:
     """Calls to tools the case did not offer and arguments an offered tool's schema does not declare."""
-    offered = {}
-    for tool in tools or []:
-        spec = tool.get("function", tool) if isinstance(tool, dict) else None
-        if isinstance(spec, dict) and isinstance(spec.get("name"), str):
-            offered[spec["name"]] = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
+    offered = tool_schemas(tools)
     bad_tools, bad_args = [], []
     for call in detection.calls:
         if call.name not in offered:
@@ -182,6 +178,49 @@ def hallucinations(detection: Detection, tools: list[dict] | None) -> Hallucinat
             continue
         bad_args += [f"{call.name}.{arg}" for arg in call.arguments or {} if arg not in props]
     return Hallucination(bad_tools, bad_args, len(offered))
+
+
+def tool_schemas(tools: list[dict] | None) -> dict[str, dict]:
+    """Tool name -> its parameters schema ({} when missing or not an object); flat and OpenAI-wrapped tools."""
+    schemas = {}
+    for tool in tools or []:
+        spec = tool.get("function", tool) if isinstance(tool, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+            schemas[spec["name"]] = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
+    return schemas
+
+
+def kind_mismatch(want: str, about: list[str], kind: Kind, tools: list[dict] | None) -> tuple[str, str] | None:
+    """(failure reason, detail) when a reply of `kind` does not meet a response-kind expectation
+    (`want`, and for an ask the parameters it must name), else None."""
+    got = kind.kind
+    if want == got:
+        missing = [p for p in about if not any(mentioned_parameters(s, tools, [p]) for s in kind.asks)]
+        return ("vague_ask", f"asked, but not about {', '.join(map(repr, missing))}: {kind.cue}") if missing else None
+    if got == "malformed":
+        return "malformed_call", f"expected {_article(want)}, got a malformed call: {kind.cue}"
+    if want == "call":
+        return "no_call", f"expected a call, got {_article(got)}: {kind.cue}"
+    if got == "call":
+        return "unexpected_call", f"expected {_article(want)}, got a call: {kind.cue}"
+    return _KIND_MISSES.get(want, "wrong_kind"), f"expected {_article(want)}, got {_article(got)}: {kind.cue}"
+
+
+def outcome_fields(text: str | None, detection: Detection, tools: list[dict] | None, judged: bool) -> dict:
+    """The record fields of issue 16: the reply's kind and cue, and what it invented (counted whatever the
+    case expects); a reply the model was never judged on is unsure."""
+    kind = classify(text, detection, tools) if judged else Kind("unsure", "not judged: nothing to classify")
+    found = hallucinations(detection, tools)
+    return {"response_kind": kind.kind, "kind_cue": kind.cue, "hallucinated_tools": found.tools,
+            "hallucinated_arguments": found.arguments, "tools_offered": found.offered}
+
+
+_KIND_MISSES = {"ask": "no_ask", "decline": "no_decline"}  # else wrong_kind
+
+
+def _article(kind: str) -> str:
+    return {"ask": "a question", "decline": "a refusal", "unsure": "an unclear reply"}.get(
+        kind, f"an {kind}" if kind[0] in "aeiou" else f"a {kind}")
 
 
 _STOP = {"the", "and", "for", "are", "which", "that", "this", "with", "its", "from", "where", "when", "what",

@@ -5,11 +5,21 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.options import Option, check_entry
 
 DEMO = "demo"
-# Keys every backend understands; a backend adds its own (Backend.option_keys).
-COMMON_KEYS = ("backend", "description", "max_tokens", "temperature", "top_p", "seed",
-               "enable_thinking", "chat_template_kwargs", "extra_eos_tokens")
+# Keys every backend understands; a backend declares its own (Backend.options).
+COMMON_OPTIONS = {
+    "backend": Option(str, "which backend runs the model"),
+    "description": Option(str, "a note for people"),
+    "max_tokens": Option(int, "most tokens generated per case", min=1),
+    "temperature": Option((int, float), "sampling temperature; 0 is greedy", min=0),
+    "top_p": Option((int, float), "nucleus sampling mass", min=0, max=1, exclusive_min=True),
+    "seed": Option(int, "sampling seed (each case and sample gets its own from it)", min=0),
+    "enable_thinking": Option(bool, "passed to the chat template"),
+    "chat_template_kwargs": Option(dict, "extra chat template arguments"),
+    "extra_eos_tokens": Option(list, "more tokens that end generation"),
+}
 
 
 @dataclass
@@ -71,31 +81,16 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
 
     backend = entry.get("backend", "mlx")
     cls = backend_class(backend, where)
-    allowed = COMMON_KEYS + tuple(cls.option_keys)
-    for key in entry:
-        if key not in allowed:
-            raise InputError(f"{where}: unknown key '{key}' for backend '{backend}'; allowed: {', '.join(allowed)}")
-    for key in cls.required_keys:
-        if key not in entry:
-            raise InputError(f"{where}: missing key '{key}', which backend '{backend}' needs")
+    backend_options = cls.declared_options()
+    check_entry(entry, {**COMMON_OPTIONS, **backend_options}, where, f"backend '{backend}'")
     spec = ModelSpec(name=name, backend=backend, source=where)
-    spec.max_tokens = _typed(entry, "max_tokens", int, spec.max_tokens, where)
-    spec.temperature = float(_typed(entry, "temperature", (int, float), spec.temperature, where))
-    spec.top_p = float(_typed(entry, "top_p", (int, float), spec.top_p, where))
-    spec.seed = _typed(entry, "seed", int, spec.seed, where)
-    spec.chat_template_kwargs = dict(_typed(entry, "chat_template_kwargs", dict, {}, where))
+    spec.max_tokens = entry.get("max_tokens", spec.max_tokens)
+    spec.temperature = float(entry.get("temperature", spec.temperature))
+    spec.top_p = float(entry.get("top_p", spec.top_p))
+    spec.seed = entry.get("seed", spec.seed)
+    spec.chat_template_kwargs = dict(entry.get("chat_template_kwargs", {}))
     if "enable_thinking" in entry:
-        spec.chat_template_kwargs["enable_thinking"] = _typed(entry, "enable_thinking", bool, False, where)
-    spec.extra_eos_tokens = list(_typed(entry, "extra_eos_tokens", list, [], where))
-    spec.options = {k: v for k, v in entry.items() if k in cls.option_keys}
+        spec.chat_template_kwargs["enable_thinking"] = entry["enable_thinking"]
+    spec.extra_eos_tokens = list(entry.get("extra_eos_tokens", []))
+    spec.options = {k: v for k, v in entry.items() if k in backend_options}
     return spec
-
-
-TYPE_NAMES = {int: "an integer", (int, float): "a number", bool: "true or false", dict: "a table", list: "a list"}
-
-
-def _typed(entry: dict, key: str, types, default, where: str):
-    value = entry.get(key, default)
-    if isinstance(value, bool) and types in (int, (int, float)) or not isinstance(value, types):
-        raise InputError(f"{where}: key '{key}' must be {TYPE_NAMES[types]}, got {value!r}")
-    return value

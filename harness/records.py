@@ -3,7 +3,10 @@
 missing optional field takes its default, and a wrong type is a `DamagedRecord` naming the field.
 """
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any
+
+import msgspec
 
 from harness.detect.base import Detection, ToolCall
 
@@ -15,8 +18,34 @@ class DamagedRecord(ValueError):
     """A results.jsonl line or manifest that is JSON but not a record: names the field that is wrong."""
 
 
+class RecordNaming:
+    """What a record of either shape (Record, RecordView) is called and whether the model was judged."""
+    __slots__ = ()
+
+    @property
+    def key(self) -> tuple:
+        """What identifies a record in a run: its case id and sample number, and for a turn inside a
+        rollout also the turn (the rollout's verdict is its episode record, keyed like a case)."""
+        return (self.id, self.sample, self.turn) if self.is_turn else (self.id, self.sample)
+
+    @property
+    def is_turn(self) -> bool:
+        """One assistant turn of a scripted rollout, judged apart from its episode's verdict."""
+        return self.episode is False
+
+    @property
+    def name(self) -> str:
+        """The case id, with the sample number when there are several."""
+        return self.id if not self.sample else f"{self.id}#{self.sample}"
+
+    @property
+    def not_judged(self) -> bool:
+        """The backend or the harness failed, so the model was never judged: reported apart, retried on resume."""
+        return self.reason in NOT_JUDGED
+
+
 @dataclass
-class Record:
+class Record(RecordNaming):
     """One case x sample: what was asked, what came back verbatim, what was found in it and the verdict."""
     id: str
     sample: int = 0
@@ -40,6 +69,17 @@ class Record:
     hallucinated_tools: list[str] = field(default_factory=list)  # called names the case did not offer
     hallucinated_arguments: list[str] = field(default_factory=list)  # "tool.arg" an offered schema lacks
     tools_offered: int | None = None  # how many tools the case offered; None before kinds
+    # multi-turn (conversation.py, episodes.py): which turn, and what the turn did with earlier results
+    turn: int | None = None  # the assistant turn judged, counted from 0 over the conversation
+    episode: bool | None = None  # True: a rollout's verdict; False: one turn inside a rollout; None: a one-turn case
+    repeat: bool | None = None  # the turn repeated a call already made with the same arguments
+    after_result: bool | None = None  # the turn came right after a tool result ...
+    used_result: bool | None = None  # ... and repeated a value of that result (conversation.uses_result)
+    answered: list | None = None  # rollout turns: per call, its id and the script entry that answered it
+    ended: str | None = None  # episodes: answer | max_turns | off_script | no_repeat | malformed_call | backend_error
+    turns: int | None = None  # episodes: assistant turns taken
+    first_failed_turn: int | None = None  # episodes: the first turn that failed (the diverging turn)
+    calls: list | None = None  # episodes: the calls made, with their ids
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"  # sequential | batched | concurrent | replayed
@@ -52,21 +92,6 @@ class Record:
     sampler: dict = field(default_factory=dict)
     finished_at: str | None = None
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept verbatim
-
-    @property
-    def key(self) -> tuple[str, int]:
-        """What identifies a record in a run: its case id and sample number."""
-        return self.id, self.sample
-
-    @property
-    def name(self) -> str:
-        """The case id, with the sample number when there are several."""
-        return self.id if not self.sample else f"{self.id}#{self.sample}"
-
-    @property
-    def not_judged(self) -> bool:
-        """The backend or the harness failed, so the model was never judged: reported apart, retried on resume."""
-        return self.reason in NOT_JUDGED
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
@@ -134,33 +159,107 @@ def detection_from_json(raw: Any) -> Detection:
                      outcome=outcome, near_miss=raw.get("near_miss"))
 
 
-# JSON types each annotated field accepts (ints are numbers; bool is not an int here).
+# JSON types each annotation accepts (ints are numbers; a bool is neither an int nor a float here).
 _ACCEPTS = {"str": (str,), "int": (int,), "bool": (bool,), "float": (int, float), "dict": (dict,), "list": (list,)}
+
+
+@cache
+def _field_types(cls) -> dict[str, tuple[tuple, bool, str] | None]:
+    """Field -> (accepted types, None allowed, annotation text), worked out once per class; None: anything."""
+    out = {}
+    for f in fields(cls):
+        text = f.type.__name__ if isinstance(f.type, type) else str(f.type).replace("typing.", "")
+        kinds = [k.strip().split("[")[0] for k in text.split("|")]
+        known = tuple(t for k in kinds for t in _ACCEPTS.get(k, ()))
+        out[f.name] = None if "Any" in kinds or not known else (known, "None" in kinds, text)
+    return out
 
 
 def _typed_fields(cls, raw: dict, skip: set) -> dict:
     """Known fields checked against their annotations; unknown ones gathered into `extra`."""
-    known = {f.name: f for f in fields(cls)}
-    values: dict = {"extra": {k: v for k, v in raw.items() if k not in known}}
-    for name, f in known.items():
-        if name in skip or name == "extra" or name not in raw:
+    types = _field_types(cls)
+    values: dict = {"extra": {}}
+    for name, value in raw.items():
+        if name not in types or name == "extra":
+            values["extra"][name] = value
             continue
-        value = raw[name]
-        annotation = f.type.__name__ if isinstance(f.type, type) else str(f.type).replace("typing.", "")
-        if not _accepts(annotation, value):
-            raise DamagedRecord(f"field '{name}' must be {annotation}, got {value!r:.60}")
+        if name in skip:
+            continue
+        accepted = types[name]
+        if accepted is not None and not (
+                (value is None and accepted[1]) or
+                (isinstance(value, accepted[0]) and (not isinstance(value, bool) or bool in accepted[0]))):
+            raise DamagedRecord(f"field '{name}' must be {accepted[2]}, got {value!r:.60}")
         values[name] = value
-    if "id" in known and not isinstance(raw.get("id"), str):
+    if "id" in types and not isinstance(raw.get("id"), str):
         raise DamagedRecord("field 'id' must be a string")
     return values
 
 
-def _accepts(annotation: str, value: Any) -> bool:
-    if annotation == "Any":
-        return True
-    kinds = [k.strip().split("[")[0] for k in annotation.split("|")]
-    if value is None:
-        return "None" in kinds
-    if isinstance(value, bool):
-        return "bool" in kinds
-    return any(isinstance(value, _ACCEPTS[k]) for k in kinds if k in _ACCEPTS)
+EXCERPT_CHARS = 2000  # of an output, in a RecordView
+
+
+class CallView(msgspec.Struct):
+    name: str
+    arguments: Any = None
+
+
+class DetectionView(msgspec.Struct):
+    outcome: str = "none"
+    format: str | None = None
+    near_miss: str | None = None
+    calls: list[CallView] = []
+
+
+class RecordView(msgspec.Struct, RecordNaming):
+    """A record as reports read it: every field but the output, which is cut to EXCERPT_CHARS, so a
+    100,000-record run is summarized in little memory. Decoded and type-checked by msgspec in C."""
+    id: str
+    sample: int = 0
+    category: str = ""
+    output: str = ""
+    detection: DetectionView = msgspec.field(default_factory=DetectionView)
+    passed: bool = False
+    level: str | None = None
+    reason: str | None = None
+    detail: str = ""
+    decision: bool | None = None
+    tool: bool | None = None
+    call: bool | None = None
+    expect: Any = None
+    expects_call: bool | None = None
+    turn: int | None = None
+    episode: bool | None = None
+    repeat: bool | None = None
+    after_result: bool | None = None
+    used_result: bool | None = None
+    ended: str | None = None
+    turns: int | None = None
+    first_failed_turn: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    timing: str = "sequential"
+    completion_tokens: int | None = None
+    tokens_per_s: float | None = None
+    error: str | None = None
+
+
+VIEW_DECODER = msgspec.json.Decoder(RecordView)
+
+
+def view_from_line(line: bytes) -> RecordView:
+    try:
+        view = VIEW_DECODER.decode(line)
+    except msgspec.ValidationError as e:
+        raise DamagedRecord(str(e)) from None
+    except msgspec.DecodeError as e:
+        raise ValueError(f"not JSON ({e})") from None
+    return clip(view)
+
+
+def clip(view: RecordView) -> RecordView:
+    if len(view.output) > EXCERPT_CHARS:
+        view.output = view.output[:EXCERPT_CHARS]
+    if view.expects_call is not None:
+        view.expect = None  # the flag answers what the expectation was needed for
+    return view

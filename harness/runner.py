@@ -8,9 +8,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
+from harness import episodes
 from harness.backends import backend_class
-from harness.backends.base import Backend, Request
+from harness.backends.base import Backend, Generation, Request
+from harness.backends.replay import generation_from_record
+from harness.conversation import assistant_turns
 from harness.errors import BackendUnavailable, InputError
 from harness.models import ModelSpec
 from harness.records import Manifest, Record
@@ -193,8 +197,8 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
     # backend errors are not measurements: a resumed run tries those cases again
     done = {r.key for r in records if not r.not_judged}
     by_id = {c.id: c for c in suite.cases}
-    requests = [Request(c, s, case_seed(spec.seed, c.id, s)) for s in range(samples) for c in suite.cases
-                if (c.id, s) not in done]
+    requests = [Request(c, s, case_seed(spec.seed, c.id, s), turn=assistant_turns(c.messages))
+                for s in range(samples) for c in suite.cases if (c.id, s) not in done]
     expected = len(suite.cases) * samples
     if not requests:  # a run killed after its last record: finalize what the folder holds
         cov = coverage(suite, samples, records)
@@ -210,7 +214,7 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
             suite={"name": suite.name, "path": suite.path, "sha256": suite.sha256, "cases": len(suite.cases)},
             model={"name": spec.name, "backend": spec.backend, "source": spec.source, "load_s": loaded.load_s,
                    "size_bytes": loaded.size_bytes, "peak_memory_bytes": None, **loaded.details},
-            sampler=spec.sampler(), samples=samples, identity=identity,
+            sampler=backend.recorded_sampler() or spec.sampler(), samples=samples, identity=identity,
             warnings=backend.setup_warnings() + sampling_warnings(spec, samples),
             versions=_versions(), sessions=(old.sessions if old else 0) + 1,
             generation=old.generation if old else {})
@@ -222,14 +226,14 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         streak, generated, status, tokens = ErrorStreak(), 0, "failed", 0
         t0 = time.perf_counter()
         try:
-            stream = backend.generate(requests)
-            for gen in stream:
-                record = judge(by_id[gen.case_id], gen, spec.sampler())
+            stream = _judged(backend, requests, by_id, manifest.sampler, records)
+            for record in stream:
                 writer.write(record)
                 records.append(record)
                 generated += 1
                 tokens += record.completion_tokens or 0
-                bar.step(gen.case_id)
+                if not record.is_turn:  # the bar counts cases; a rollout's turns are steps inside one
+                    bar.step(record.id)
                 stopped = streak.add(record)
                 if stopped and backend.can_become_unavailable:
                     stream.close()  # no more requests to a backend that is gone
@@ -253,6 +257,24 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
                                                                generated, time.perf_counter() - t0)
             _write_final(run_dir, manifest)
     return RunOutcome(run_dir, generated, len(done), status, expected)
+
+
+def _judged(backend: Backend, requests: list[Request], by_id: dict, sampler: dict,
+            records: list[Record]) -> Iterator[Record]:
+    """Records as they are judged: cases of one turn from one generate() call, then the scripted
+    rollouts turn by turn (episodes.py), resuming each from the turns `records` already hold."""
+    single = [r for r in requests if not r.case.script]
+    rollouts = [r for r in requests if r.case.script]
+    for gen in backend.generate(single) if single else ():
+        yield judge(by_id[gen.case_id], gen, sampler)
+    if rollouts:
+        yield from episodes.run_episodes(backend, rollouts, recorded_turns(records, by_id), sampler)
+
+
+def recorded_turns(records: list[Record], by_id: dict) -> dict[tuple, Generation]:
+    """Turns of unfinished episodes an earlier session judged: resuming replays them, not regenerates them."""
+    return {r.key: generation_from_record(r.to_json(), Request(by_id[r.id], r.sample), r.timing)
+            for r in records if r.is_turn and not r.not_judged and r.id in by_id}
 
 
 def _write_final(run_dir: Path, manifest: Manifest) -> None:

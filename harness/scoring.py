@@ -1,9 +1,11 @@
 """Score one Detection against a case's Expectation: a Verdict per level with a failure reason.
 
 Levels, each its own accuracy column: decision (called vs answered directly, as expected; for
-answer/ask/decline expectations, the response kind), tool (right tool names as a multiset, all of
-them offered), call (names and argument values under the matchers). A case that fails a level fails
-every level after it; a passing case without a call passes all three.
+answer/ask/decline expectations, the response kind), tool (right tool names as a multiset; "tool"
+needs them offered), call (names and argument values under the matchers; for a direct
+answer, its text under `answer`). A case that fails a level fails every level after it; a passing
+direct case passes all three. In a conversation with tool turns, `history` (the calls made so far
+and their results) binds from_result matchers and decides no_repeat and retry.
 """
 import json
 import re
@@ -12,21 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from harness.conversation import History, assistant_turns, bind_results, history, turn_facts
 from harness.detect import detect
 from harness.detect.base import Detection, ToolCall
+from harness.detect.reasoning import split_reasoning
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
-from harness.kinds import Kind, classify, hallucinations, mentioned_parameters
-from harness.records import Record
+from harness.kinds import classify, hallucinations, kind_mismatch, outcome_fields, tool_schemas
+from harness.records import NOT_JUDGED, Record
 
 if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
     from harness.backends.base import Generation
     from harness.suite import Case
 
 REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count", "hallucinated_tool",
-           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "no_ask", "vague_ask",
-           "no_decline", "wrong_kind", "backend_error", "harness_error")
-_KIND_MISSES = {"ask": "no_ask", "decline": "no_decline"}  # else wrong_kind
-UNJUDGED = Kind("unsure", "not judged: nothing to classify")
+           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "wrong_answer", "no_repeat",
+           "unchanged_arguments", "no_ask", "vague_ask", "no_decline", "wrong_kind", "backend_error", "harness_error")
 MAX_OUTPUT_CHARS = 4_000_000  # an output past this is cut in the record (flagged output_truncated)
 LEVELS = ("decision", "tool", "call")
 
@@ -55,33 +57,38 @@ def not_judged(reason: str, message: str) -> Verdict:
 
 
 def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS) -> Record:
-    """Detect the calls in one generation and score them against the case: the record the run keeps."""
-    detection, kind = Detection(), UNJUDGED
+    """Detect the calls in one generation and score them against the case (its next assistant turn,
+    after the gold prefix if it has one): the record the run keeps."""
+    detection, facts, before = Detection(), {}, history(case.messages)
     if gen.error is not None:
         verdict = not_judged("backend_error", gen.error)
     else:
         try:
             detection = detect_generation(gen, case.tools)
-            kind = classify(gen.output, detection, case.tools)
-            verdict = score(case.expect, detection, case.tools, kind)
+            verdict = score(case.expect, detection, case.tools, before, gen.output)
+            facts = turn_facts(detection.calls, gen.output, case.messages, before)
         except Exception as e:  # a detector or scorer bug must not pass for the model's malformed call
             detection, verdict = Detection(), not_judged("harness_error", f"{type(e).__name__}: {e}"[:300])
-            kind = UNJUDGED
-    found = hallucinations(detection, case.tools)
+    return make_record(case, gen, sampler, detection, verdict, case.expect_raw, is_tool_expected(case.expect),
+                       max_output_chars, turn=assistant_turns(case.messages), **facts)
+
+
+def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detection, verdict: Verdict,
+                expect_raw: Any, expects_call: bool, max_output_chars: int = MAX_OUTPUT_CHARS, **turn) -> Record:
+    """The record of one judged assistant turn; `turn` holds the multi-turn fields (turn, episode, facts)."""
     record = Record(
         id=case.id, sample=gen.sample, category=case.category, tags=case.tags,
         output=gen.output[:max_output_chars], tool_calls=gen.tool_calls, detection=detection,
         passed=verdict.passed, level=verdict.level, reason=verdict.reason, detail=verdict.detail,
         decision=verdict.decision, tool=verdict.tool, call=verdict.call,
-        expect=case.expect_raw, expects_call=is_tool_expected(case.expect),
+        expect=expect_raw, expects_call=expects_call, **turn,
+        **outcome_fields(gen.output, detection, case.tools, judged=verdict.reason not in NOT_JUDGED),
         latency_s=gen.latency_s, ttft_s=gen.ttft_s, timing=gen.timing,
         prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
         # per-case decode speed means something only when the case ran alone
         tokens_per_s=gen.completion_tokens / gen.latency_s
         if gen.timing == "sequential" and gen.completion_tokens and gen.latency_s else None,
-        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, sampler=sampler,
-        response_kind=kind.kind, kind_cue=kind.cue, hallucinated_tools=found.tools,
-        hallucinated_arguments=found.arguments, tools_offered=found.offered,
+        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, sampler=gen.sampler or sampler,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if len(gen.output) > max_output_chars:
         record.extra["output_truncated"] = {"kept_chars": max_output_chars, "original_chars": len(gen.output)}
@@ -99,76 +106,109 @@ def detect_generation(gen: "Generation", tools: list[dict]) -> Detection:
 
 
 def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None,
-          kind: Kind | None = None) -> Verdict:
-    """`tools` (the case's tool schemas; None: not known) flags calls to tools not offered and refines
-    wrong_value into wrong_type. `kind` is the output's classify() result, which answer/ask/decline
-    expectations need (without it they see only the detection)."""
+          history: History | None = None, output: str = "") -> Verdict:
+    """`tools` (the case's tool schemas; None: not known) refines wrong_value into wrong_type and flags
+    calls to tools not offered; `output` (the raw text) is read by `answer` and the response kinds."""
+    history = history or History()
+    verdict = _score(bind_results(expect, history), detection, tools, history, output)
+    if expect.no_repeat and (verdict.passed or verdict.level == "call"):
+        repeated = [c.name for c in detection.calls if c.arguments is not None and history.is_repeat(c.name, c.arguments)]
+        if repeated:
+            return failed_verdict("call", "no_repeat", f"repeats an earlier call{_names_text(repeated)} with the same arguments")
+    return verdict
+
+
+def _score(expect: Expectation, detection: Detection, tools: list[dict] | None, history: History,
+           output: str) -> Verdict:
     if expect.kind == "any_of":
-        kind = kind or classify(None, detection, tools)
         # the alternative that got furthest explains the failure best; max keeps the first of ties
-        verdicts = [score(alt, detection, tools, kind) for alt in expect.alternatives]
+        verdicts = [score(alt, detection, tools, history, output) for alt in expect.alternatives]
         return max(verdicts, key=lambda v: (v.decision, v.tool, v.call))
     if expect.kind == "response":
-        return _score_kind(expect, kind or classify(None, detection, tools), detection, tools)
+        miss = kind_mismatch(expect.response, expect.about, classify(output, detection, tools), tools)
+        return failed_verdict("decision", *miss) if miss else passed_verdict()
     names = [c.name for c in detection.calls]
+    if expect.kind == "any":
+        if detection.outcome == "malformed":
+            return failed_verdict("call", "malformed_call", f"the call was cut off or unparseable{_names_text(names)}")
+        return passed_verdict()
     if not is_tool_expected(expect):
         if detection.outcome == "none":
-            return _passed()
+            return _answer_verdict(expect, output)
         if detection.outcome == "malformed":
-            return _failed("decision", "malformed_call",
+            return failed_verdict("decision", "malformed_call",
                            f"expected a direct answer, got a malformed call{_names_text(names)}")
-        return _failed("decision", "unexpected_call",
+        return failed_verdict("decision", "unexpected_call",
                        f"expected a direct answer, got a call{_names_text(names)}")
     if detection.outcome == "none":
         near = f" (near miss: {detection.near_miss})" if detection.near_miss else ""
-        return _failed("decision", "no_call", f"expected a call, got a direct answer{near}")
+        return failed_verdict("decision", "no_call", f"expected a call, got a direct answer{near}")
     if expect.kind == "tool":
-        # named expectations already fail an invented tool as wrong_tool; records count it either way
-        invented = hallucinations(detection, tools).tools if tools is not None else []
-        if invented:
-            return _failed("tool", "hallucinated_tool", f"called {_names_text(invented)[4:]}, not among the offered tools")
+        # named expectations fail an invented tool as wrong_tool already; records count it either way
+        if tools is not None and (invented := hallucinations(detection, tools).tools):
+            return failed_verdict("tool", "hallucinated_tool", f"called {', '.join(map(repr, invented))}, not offered")
         if detection.outcome == "call":
-            return _passed()
+            return passed_verdict()
         level = "call" if names else "tool"  # was at least one name complete?
-        return _failed(level, "malformed_call", f"the call was cut off or unparseable{_names_text(names)}")
+        return failed_verdict(level, "malformed_call", f"the call was cut off or unparseable{_names_text(names)}")
+    if expect.kind == "retry":
+        return _retry_verdict(expect, detection, history)
     expected_names = [c.name for c in expect.calls]
     if Counter(names) != Counter(expected_names):
         if detection.outcome == "malformed":
             reason = "malformed_call"
         else:
             reason = "wrong_count" if len(names) != len(expected_names) else "wrong_tool"
-        return _failed("tool", reason, f"expected {_calls_text(expected_names)}, got {_calls_text(names)}")
+        return failed_verdict("tool", reason, f"expected {_calls_text(expected_names)}, got {_calls_text(names)}")
     cut = [c.name for c in detection.calls if c.arguments is None]
     if detection.outcome == "malformed" or cut:
-        return _failed("call", "malformed_call",
+        return failed_verdict("call", "malformed_call",
                        f"the arguments were cut off or unparseable{_names_text(cut or names)}")
-    mismatch = _match_calls(expect, detection.calls, _schemas(tools))
+    mismatch = _match_calls(expect, detection.calls, tool_schemas(tools))
     if mismatch:
-        return _failed("call", mismatch.reason, mismatch.detail)
-    return _passed()
+        return failed_verdict("call", mismatch.reason, mismatch.detail)
+    return passed_verdict()
 
 
-def _score_kind(expect: Expectation, kind: Kind, detection: Detection, tools: list[dict] | None) -> Verdict:
-    """A response-kind expectation: decided at the decision level; a wrong call is a wrong decision."""
-    want, got = expect.response, kind.kind
-    if want == got:
-        missing = [p for p in expect.about if not any(mentioned_parameters(s, tools, [p]) for s in kind.asks)]
-        if missing:
-            return _failed("decision", "vague_ask", f"asked, but not about {', '.join(map(repr, missing))}: {kind.cue}")
-        return _passed()
-    if want == "call":
-        if got == "malformed":
-            return _failed("decision", "malformed_call", f"the call was cut off or unparseable: {kind.cue}")
-        return _failed("decision", "no_call", f"expected a call, got {_article(got)}: {kind.cue}")
-    if got == "call":
-        return _failed("decision", "unexpected_call", f"expected {_article(want)}, got a call{_names_text([c.name for c in detection.calls])}")
-    if got == "malformed":
-        return _failed("decision", "malformed_call", f"expected {_article(want)}, got a malformed call: {kind.cue}")
-    return _failed("decision", _KIND_MISSES.get(want, "wrong_kind"), f"expected {_article(want)}, got {_article(got)}: {kind.cue}")
+def _answer_verdict(expect: Expectation, output: str) -> Verdict:
+    if expect.answer is None:
+        return passed_verdict()
+    text = split_reasoning(output).visible  # an answer is what the user sees, not the reasoning
+    missing = [c for c in expect.answer.contains if c not in text]
+    if missing:
+        return failed_verdict("call", "wrong_answer", f"the answer does not contain {', '.join(map(repr, missing))}")
+    if expect.answer.regex is not None and not re.search(expect.answer.regex, text):
+        return failed_verdict("call", "wrong_answer", f"the answer does not match /{expect.answer.regex}/")
+    return passed_verdict()
 
 
-def _article(kind: str) -> str:
-    return {"ask": "a question", "decline": "a refusal", "unsure": "an unclear reply"}.get(kind, f"an {kind}" if kind[0] in "aeiou" else f"a {kind}")
+def _retry_verdict(expect: Expectation, detection: Detection, history: History) -> Verdict:
+    target = history.find(expect.retry) if expect.retry else (history.calls[-1] if history.calls else None)
+    if target is None:
+        return failed_verdict("decision", "no_call", f"there is no call {expect.retry or '(none made)'} to retry")
+    if detection.outcome == "none":
+        return failed_verdict("decision", "no_call", f"expected {target.name!r} called again with changed arguments, "
+                                              "got a direct answer")
+    again = [c for c in detection.calls if c.name == target.name]
+    if not again:
+        return failed_verdict("tool", "wrong_tool", f"expected {target.name!r} called again, "
+                                             f"got {_calls_text([c.name for c in detection.calls])}")
+    if any(c.arguments is None for c in again):
+        return failed_verdict("call", "malformed_call", f"the arguments were cut off or unparseable{_names_text([target.name])}")
+    if all(_equal(c.arguments, target.arguments, None) for c in again):
+        return failed_verdict("call", "unchanged_arguments",
+                       f"called {target.name!r} again with the arguments of {target.id} unchanged")
+    return passed_verdict()
+
+
+def match_call(e: CallExpect, call: ToolCall, tools: list[dict] | None, history: History) -> Mismatch | None:
+    """One call against one expected call (script entries, rollout steps); None when it matches."""
+    if call.name != e.name:
+        return Mismatch("wrong_tool", f"expected a call to {e.name!r}, got {call.name!r}")
+    if call.arguments is None:
+        return Mismatch("malformed_call", f"the arguments of {call.name!r} were cut off or unparseable")
+    bound = bind_results(Expectation("call", calls=[e]), history).calls[0]
+    return _match_call(bound, call, tool_schemas(tools))
 
 
 def _match_calls(expect: Expectation, got: list[ToolCall], schemas: dict) -> Mismatch | None:
@@ -181,7 +221,7 @@ def _match_calls(expect: Expectation, got: list[ToolCall], schemas: dict) -> Mis
         pairs = list(zip(expected, got))
     else:
         ok = [[e.name == g.name and _match_call(e, g, schemas) is None for g in got] for e in expected]
-        matched = _max_matching(ok)
+        matched = max_matching(ok)
         if len(matched) == len(expected):
             return None
         # names agree as multisets, so an unmatched expected call has an unmatched namesake to blame
@@ -225,6 +265,8 @@ def _match_value(m: Matcher, value: Any, schema: dict | None, label: str) -> Mis
     def wrong(reason: str, expected: str) -> Mismatch:
         return Mismatch(reason, f"argument {label!r}: expected {expected}, got {value!r}")
 
+    if m.unbound is not None:
+        return Mismatch("wrong_value", f"argument {label!r}: expected {m.unbound}")
     if m.type is not None and not _is_type(value, m.type):
         return wrong("wrong_type", f"type {m.type}")
     if m.equals is not UNSET and not _equal(value, m.equals, None):
@@ -315,7 +357,7 @@ def _is_type(value: Any, json_type: str) -> bool:
     return _json_type(value) == json_type
 
 
-def _max_matching(ok: list[list[bool]]) -> dict[int, int]:
+def max_matching(ok: list[list[bool]]) -> dict[int, int]:
     """Maximum bipartite matching (Kuhn's augmenting paths): expected index -> got index."""
     owner: dict[int, int] = {}
 
@@ -333,21 +375,11 @@ def _max_matching(ok: list[list[bool]]) -> dict[int, int]:
     return {i: j for j, i in owner.items()}
 
 
-def _schemas(tools: list[dict] | None) -> dict[str, dict]:
-    """Tool name -> its parameters schema; accepts flat and OpenAI-wrapped tool dicts."""
-    schemas = {}
-    for tool in tools or []:
-        spec = tool.get("function", tool)
-        if isinstance(spec, dict) and "name" in spec:
-            schemas[spec["name"]] = spec.get("parameters") or {}
-    return schemas
-
-
-def _passed() -> Verdict:
+def passed_verdict() -> Verdict:
     return Verdict(True, None, None, "", True, True, True)
 
 
-def _failed(level: str, reason: str, detail: str) -> Verdict:
+def failed_verdict(level: str, reason: str, detail: str) -> Verdict:
     reached = LEVELS.index(level)
     return Verdict(False, level, reason, detail, *(i < reached for i in range(len(LEVELS))))
 

@@ -8,14 +8,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.conversation import history, json_path, validate_messages
 from harness.errors import InputError
-from harness.expect import Expectation, parse_expectation
+from harness.expect import CallExpect, Expectation, parse_call, parse_expectation, references
 from harness.jsonl import json_lines
 
 SUITE_KEYS = ("name", "description", "system", "tools", "cases")
-CASE_KEYS = ("id", "category", "prompt", "messages", "expect", "tags", "tools", "system")
+CASE_KEYS = ("id", "category", "prompt", "messages", "expect", "tags", "tools", "system", "script", "max_turns")
 TOOL_KEYS = ("name", "description", "parameters", "type", "function")
-ROLES = ("system", "user", "assistant", "tool")
+DEFAULT_MAX_TURNS = 8
+MAX_TURNS_LIMIT = 64
+
+
+@dataclass
+class ScriptEntry:
+    """A scripted tool: calls matching `call` get `result` (or the tool error `error`)."""
+    call: CallExpect
+    result: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -27,6 +37,8 @@ class Case:
     expect: Expectation
     expect_raw: Any  # as written, stored in results so a run can be re-scored
     tags: list[str] = field(default_factory=list)
+    script: list[ScriptEntry] = field(default_factory=list)  # non-empty: a scripted rollout (episodes.py)
+    max_turns: int = DEFAULT_MAX_TURNS  # assistant turns a rollout may take
 
 
 @dataclass
@@ -90,7 +102,10 @@ def _case(raw: Any, label: str, suite_tools: list[dict], system: str | None, ind
         raise InputError(f"{where}: missing field 'expect'; use \"tool\", \"direct\" or {{ call = \"name\" }}")
     expect = parse_expectation(raw["expect"], where)
     tools = _tools(raw["tools"], f"{where}: field 'tools'") if "tools" in raw else suite_tools
-    messages = _messages(raw, where)
+    messages = _messages(raw, tools, where)
+    script, max_turns = _rollout(raw, expect, tools, where)
+    if not script:
+        _check_references(expect, messages, where)
     system = raw.get("system", system)
     if system is not None and not isinstance(system, str):
         raise InputError(f"{where}: field 'system' must be a string")
@@ -100,25 +115,73 @@ def _case(raw: Any, label: str, suite_tools: list[dict], system: str | None, ind
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InputError(f"{where}: field 'tags' must be a list of strings")
     return Case(id=case_id, category=category, messages=messages, tools=tools, expect=expect,
-                expect_raw=raw["expect"], tags=tags)
+                expect_raw=raw["expect"], tags=tags, script=script, max_turns=max_turns)
 
 
-def _messages(raw: dict, where: str) -> list[dict]:
+def _messages(raw: dict, tools: list[dict], where: str) -> list[dict]:
     if ("prompt" in raw) == ("messages" in raw):
         raise InputError(f"{where}: give exactly one of 'prompt' (a string) or 'messages' (a list of {{role, content}})")
     if "prompt" in raw:
         if not isinstance(raw["prompt"], str) or not raw["prompt"].strip():
             raise InputError(f"{where}: field 'prompt' must be a non-empty string")
         return [{"role": "user", "content": raw["prompt"]}]
-    messages = raw["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise InputError(f"{where}: field 'messages' must be a non-empty list of {{role, content}}")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
-            raise InputError(f"{where}: field 'messages[{i}]': role must be one of {', '.join(ROLES)}")
-        if not isinstance(m.get("content", ""), str) and m.get("content") is not None:
-            raise InputError(f"{where}: field 'messages[{i}].content' must be a string")
-    return [dict(m) for m in messages]
+    return validate_messages(raw["messages"], tools, where)
+
+
+def _rollout(raw: dict, expect: Expectation, tools: list[dict], where: str) -> tuple[list[ScriptEntry], int]:
+    """The script and max_turns of a scripted rollout; ([], default) for a case judged on one turn."""
+    if "script" not in raw:
+        if expect.kind == "steps":
+            raise InputError(f"{where}: field 'expect': steps and final apply to scripted rollouts; add "
+                             "[[cases.script]] entries that answer the calls, or expect the next turn only")
+        if "max_turns" in raw:
+            raise InputError(f"{where}: field 'max_turns' applies only to cases with [[cases.script]]")
+        return [], DEFAULT_MAX_TURNS
+    if expect.kind != "steps":
+        raise InputError(f"{where}: field 'expect': a case with [[cases.script]] is judged over the episode; "
+                         "use expect = { steps = [{ call = … }, …], final = … }")
+    entries = raw["script"]
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{where}: field 'script' must be a non-empty list of [[cases.script]] tables")
+    names = {t["name"] for t in tools}
+    script = []
+    for i, entry in enumerate(entries):
+        label = f"script[{i}]"
+        call = parse_call(entry, where, label, extra_keys=("result", "error"))
+        if ("result" in entry) == ("error" in entry):
+            raise InputError(f"{where}: field '{label}': give exactly one of result = \"…\" or error = \"…\"")
+        reply = entry.get("result", entry.get("error"))
+        if not isinstance(reply, str):
+            raise InputError(f"{where}: field '{label}.{'result' if 'result' in entry else 'error'}' must be a string")
+        script.append(ScriptEntry(call, result=entry.get("result"), error=entry.get("error")))
+    for label, name in [(f"script[{i}].call", e.call.name) for i, e in enumerate(script)] + \
+                       [(f"expect.steps[{i}].call", c.name) for i, c in enumerate(expect.calls)]:
+        if name not in names:
+            raise InputError(f"{where}: field '{label}': {name!r} is not a tool of this case; "
+                             f"use one of {', '.join(sorted(names)) or '(none defined)'}")
+    max_turns = raw.get("max_turns", DEFAULT_MAX_TURNS)
+    if isinstance(max_turns, bool) or not isinstance(max_turns, int) or not 1 <= max_turns <= MAX_TURNS_LIMIT:
+        raise InputError(f"{where}: field 'max_turns' must be a whole number from 1 to {MAX_TURNS_LIMIT}, got {max_turns!r}")
+    return script, max_turns
+
+
+def _check_references(expect: Expectation, messages: list[dict], where: str) -> None:
+    """from_result and retry must name a call of the gold prefix (and a path its result holds)."""
+    calls = history(messages)
+    for call_id, path, label in references(expect):
+        if label == "retry":
+            if not (calls.find(call_id) if call_id else calls.calls):
+                raise InputError(f"{where}: field 'expect.retry': the messages hold no call "
+                                 f"{call_id or '(none at all)'} to retry; name the id of an assistant tool call")
+            continue
+        call = calls.find(call_id)
+        if call is None:
+            raise InputError(f"{where}: field 'expect' ({label}): from_result names {call_id!r}, which no "
+                             f"assistant tool call of the messages has; use one of {', '.join(c.id for c in calls.calls) or '(none)'}")
+        try:
+            json_path(call.result, path)
+        except LookupError as e:
+            raise InputError(f"{where}: field 'expect' ({label}): from_result {call_id!r}: {e}") from None
 
 
 def _tools(raw: Any, where: str) -> list[dict]:

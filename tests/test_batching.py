@@ -65,8 +65,8 @@ def test_batched_equals_sequential_on_random_model(random_model, suite):
         batched, details = generate(random_model, requests, **options)
         assert_same(batched, sequential)
         assert details["mode"] == "batched" and len(details["groups"]) == 2
-        assert all(g["cases"] == 26 and g["prefix_tokens"] > 200 for g in details["groups"])
-        assert details["batch_size"] == options.get("batch_size", 26)
+        assert all(g["cases"] == 33 and g["prefix_tokens"] > 200 for g in details["groups"])
+        assert details["batch_size"] == options.get("batch_size", 33)
         assert details["cases_per_s"] > 0 and details["generated_tokens_per_s"] > 0
 
 
@@ -122,6 +122,8 @@ def test_run_flags_reach_the_manifest_and_report(random_model, tmp_path, capsys)
 def test_bad_latency_options_are_input_errors(random_model):
     from harness.errors import InputError
 
+    from harness.models import spec_from_entry
+
     for options in ({"latency_mode": "fast"}, {"batch_size": 0}, {"batch_size": "8"}):
-        with pytest.raises(InputError):
-            MLXBackend(ModelSpec(name="m", options={"path": str(random_model), **options})).load()
+        with pytest.raises(InputError, match="latency_mode|batch_size"):  # checked once, as the entry is read
+            spec_from_entry("m", {"path": str(random_model), **options}, "[models.m]")

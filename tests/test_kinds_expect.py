@@ -9,7 +9,6 @@ from harness.backends.base import Generation
 from harness.detect import detect
 from harness.errors import InputError
 from harness.expect import intended_kinds, parse_expectation
-from harness.kinds import classify
 from harness.models import ModelSpec
 from harness.records import Record
 from harness.scoring import REASONS, judge, score
@@ -24,8 +23,7 @@ INVENTED = '<tool_call>\n{"name": "delete_repo", "arguments": {}}\n</tool_call>'
 
 
 def verdict(raw, text, tools=TOOLS):
-    detection = detect(text, tools)
-    return score(parse_expectation(raw, WHERE), detection, tools, classify(text, detection, tools))
+    return score(parse_expectation(raw, WHERE), detect(text, tools), tools, output=text)
 
 
 @pytest.mark.parametrize("raw, kinds", [
@@ -33,21 +31,19 @@ def verdict(raw, text, tools=TOOLS):
     ("malformed", {"malformed"}), ({"ask": {"about": ["path"]}}, {"ask"}), ("direct", {"answer"}),
     ("tool", {"call"}), ({"call": "read_file"}, {"call"}), ({"any_of": ["answer", "decline", "ask"]}, {"answer", "decline", "ask"}),
 ])
-def test_forms_parse_and_round_trip(raw, kinds):
-    exp = parse_expectation(raw, WHERE)
-    assert intended_kinds(exp) == kinds
-    assert exp.to_raw() == raw
+def test_forms_parse_to_their_intended_kinds(raw, kinds):
+    assert intended_kinds(parse_expectation(raw, WHERE)) == kinds
 
 
 @pytest.mark.parametrize("raw, field, words", [
-    ("asks", "expect", "unknown expectation 'asks'; use one of 'direct', 'tool', 'answer', 'ask', 'decline'"),
+    ("asks", "expect", "unknown expectation 'asks'; use one of 'direct', 'tool', 'retry', 'answer', 'ask', 'decline'"),
     ({"ask": 3}, "expect.ask", "expected a table, got int"),
     ({"ask": {}}, "expect.ask.about", "expected a non-empty list"),
     ({"ask": {"about": []}}, "expect.ask.about", "expected a non-empty list"),
     ({"ask": {"about": [1]}}, "expect.ask.about[0]", "expected a string, got int"),
     ({"ask": {"about": [""]}}, "expect.ask.about[0]", "empty"),
     ({"ask": {"about": ["x"], "why": 1}}, "expect.ask.why", "unknown key"),
-    ({"ask": {"about": ["x"]}, "call": "f"}, "expect", "exactly one of call, calls or any_of (or ask"),
+    ({"ask": {"about": ["x"]}, "call": "f"}, "expect", "exactly one of call, calls or any_of (or answer, retry, steps, ask)"),
     ({"any_of": ["ask", "unsure"]}, "expect.any_of[1]", "unknown expectation 'unsure'"),
 ])
 def test_errors_name_the_field(raw, field, words):

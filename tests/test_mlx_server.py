@@ -72,16 +72,21 @@ def test_mlx_server_agrees_with_in_process_mlx(tmp_path, mlx_server):
     assert r.returncode == 0, r.stderr
     a = {rec.id: rec for rec in read_records(served)}
     b = {rec.id: rec for rec in read_records(local)}
-    assert sorted(a) == sorted(b) and len(a) == 26
-    assert not [i for i in a if a[i]["reason"] == "backend_error"]
-    verdicts = lambda recs: {i: (r.passed, r.reason) for i, r in recs.items()}
-    assert verdicts(a) == verdicts(b)
-    calls = lambda recs: {i: r.detection.calls for i, r in recs.items()}
-    assert calls(a) == calls(b)
+    assert sorted(a) == sorted(b) and len(a) == 33
+    assert not [i for i in a if a[i].reason == "backend_error"]
+    # mlx_lm.server drops a call it cannot parse (documented in docs/backends.md), so a case the in-process
+    # run found malformed has no structured call through the server; every other verdict must agree.
+    dropped = [i for i in a if b[i].detection.outcome == "malformed"]
+    for i in dropped:
+        assert not a[i].tool_calls and a[i].detection.outcome != "call", i
+    for i in set(a) - set(dropped):
+        assert (a[i].passed, a[i].reason) == (b[i].passed, b[i].reason), i
+        assert a[i].detection.calls == b[i].detection.calls, i
     # the server parses the demo's Hermes calls itself: they come back structured, not as text
-    called = [i for i in a if a[i]["tool_calls"]]
-    assert len(called) >= 7 and all(a[i]["detection"]["format"] == "openai_native" for i in called)
-    assert all(b[i]["detection"]["format"] == "hermes_json" for i in called)
+    called = [i for i in a if b[i].detection.outcome == "call"]
+    assert called and all(a[i].tool_calls and a[i].detection.format == "openai_native" for i in called)
+    assert all(b[i].detection.format == "hermes_json" for i in called)
     for i in a:  # direct answers are the same text, token for token
-        if not a[i]["tool_calls"]:
-            assert a[i]["output"] == b[i]["output"]
+        if b[i].detection.outcome == "none":
+            assert a[i].output == b[i].output, i
+    print(f"{len(dropped)} of {len(a)} cases: a malformed call the server dropped")

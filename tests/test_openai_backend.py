@@ -64,7 +64,7 @@ def test_request_carries_sampler_tools_template_kwargs_and_extra_body(tmp_path):
 def test_retries_recover_and_nothing_is_lost_or_duplicated(tmp_path):
     with FaultServer(script=["500", "reset", "503", "reset", "500"]) as srv:
         records = run_suite(tmp_path, spec_for(srv, concurrency=4))
-    assert srv.requests == 26 + 5
+    assert srv.requests == len(SUITE.cases) + 5
     assert_each_case_once_and_its_own(records)
     assert all(r.error is None and r.timing == "concurrent" for r in records)
     assert read_manifest(tmp_path / "run").generation["retries"] == 5
@@ -81,7 +81,7 @@ def test_timeouts_become_backend_errors_reported_apart(tmp_path):
     with FaultServer(script=["hang", "hang"], hang_s=1) as srv:
         records = run_suite(tmp_path, spec_for(srv, timeout_s=0.2, max_retries=1))
     errors = [r for r in records if r.reason == "backend_error"]
-    assert len(records) == 26 and len(errors) == 1
+    assert len(records) == len(SUITE.cases) and len(errors) == 1
     assert "timed out after 0.2 s" in errors[0].error and "after 2 attempts" in errors[0].error
     assert errors[0].passed is False and errors[0].level is None
 

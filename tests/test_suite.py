@@ -12,7 +12,7 @@ def test_reference_suite_shape():
     counts = {}
     for c in suite.cases:
         counts[c.category] = counts.get(c.category, 0) + 1
-    assert counts == {"typecheck": 3, "lint": 3, "test": 3, "read_search": 4, "direct": 7, "ask": 3, "decline": 3}
+    assert counts == {"typecheck": 3, "lint": 3, "test": 3, "read_search": 4, "direct": 7, "multi_turn": 7, "ask": 3, "decline": 3}
     assert {t["name"] for t in suite.cases[0].tools} == {"execute_code", "read_file", "search_code"}
     assert suite.cases[0].messages[0] == {"role": "system", "content": SYSTEM}
 
@@ -22,15 +22,15 @@ def test_demo_model_is_trained_on_the_suite_tools_but_not_its_prompts():
 
     suite = load_suite(REFERENCE_SUITE)
     assert suite.cases[0].tools == TOOLS
-    prompts = {c.messages[-1]["content"] for c in suite.cases}
-    trained = {conv["messages"][1]["content"] for conv in conversations()}
+    prompts = {m["content"] for c in suite.cases for m in c.messages if m["role"] == "user"}
+    trained = {m["content"] for conv in conversations() for m in conv["messages"] if m["role"] == "user"}
     assert not prompts & trained
 
 
 def test_validate_ok():
     r = run_cli("validate", str(REFERENCE_SUITE))
     assert r.returncode == 0, r.stderr
-    assert "26 cases" in r.stdout
+    assert "33 cases" in r.stdout
 
 
 BAD = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from harness.models import ModelSpec
+from harness.options import Option
 from harness.suite import Case
 
 
@@ -16,6 +17,12 @@ class Request:
     case: Case
     sample: int = 0
     seed: int | None = None  # this case and sample's own sampling seed (runner.case_seed)
+    extra: list[dict] = field(default_factory=list)  # a rollout's turns so far, after the case's messages
+    turn: int | None = None  # the assistant turn asked for (from 0); replay looks outputs up by it
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.case.messages + self.extra
 
 
 @dataclass
@@ -33,6 +40,7 @@ class Generation:
     # "sequential" | "batched" (latency measured inside a batch) | "concurrent" (requests overlapped) | "replayed"
     timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
+    sampler: dict | None = None  # the settings a recorded output was generated with (replay)
 
 
 @dataclass
@@ -43,10 +51,12 @@ class LoadInfo:
 
 
 class Backend(ABC):
-    """Subclass, declare `option_keys`, and implement load() and generate(). Use as a context manager:
+    """Subclass, declare `options`, and implement load() and generate(). Use as a context manager:
     close() runs however the run ends."""
 
-    option_keys: tuple[str, ...] = ()  # keys a models.toml entry may carry for this backend
+    options: dict[str, Option] = {}  # keys a models.toml entry may carry for this backend, with types and ranges
+    # the first plugin API, still accepted: keys without types (their values are the backend's to check)
+    option_keys: tuple[str, ...] = ()
     required_keys: tuple[str, ...] = ()
     # Whether a streak of backend errors means the backend is gone (a server) rather than a fixed fact
     # about some cases (replay without a recorded output): only then does a failing run stop early.
@@ -54,6 +64,10 @@ class Backend(ABC):
 
     def __init__(self, spec: ModelSpec):
         self.spec = spec
+
+    @classmethod
+    def declared_options(cls) -> dict[str, Option]:
+        return cls.options or {k: Option(object, required=k in cls.required_keys) for k in cls.option_keys}
 
     def __enter__(self) -> "Backend":
         return self
@@ -68,6 +82,10 @@ class Backend(ABC):
     @abstractmethod
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         ...
+
+    def recorded_sampler(self) -> dict | None:
+        """The sampler settings the outputs were generated with, when they were not generated now (replay)."""
+        return None
 
     def identity(self) -> dict:
         """What identifies the model beyond its spec (a fingerprint of the weights, the served model), known

@@ -14,6 +14,7 @@ from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.backends.mlx_env import ensure_fast_blas
 from harness.backends.mlx_inspect import model_folder
 from harness.errors import InputError
+from harness.options import Option
 from harness.suite import openai_tools
 
 WEIGHT_SUFFIXES = (".safetensors", ".npz", ".gguf", ".bin")
@@ -28,14 +29,8 @@ def weights_size(path: Path) -> int:
 
 
 def latency_options(spec) -> tuple[str, int | None]:
-    """latency_mode and batch_size from a models.toml entry or `harness run` flags, checked."""
-    mode = spec.options.get("latency_mode", "batched")
-    if mode not in LATENCY_MODES:
-        raise InputError(f"{spec.source}: latency_mode must be one of {', '.join(LATENCY_MODES)}, got {mode!r}")
-    size = spec.options.get("batch_size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise InputError(f"{spec.source}: batch_size must be a positive integer, got {size!r}")
-    return mode, size
+    """latency_mode and batch_size from a models.toml entry or `harness run` flags (checked by models.py)."""
+    return spec.options.get("latency_mode", "batched"), spec.options.get("batch_size")
 
 
 def fingerprint(folder: Path) -> str:
@@ -52,8 +47,12 @@ def fingerprint(folder: Path) -> str:
 
 
 class MLXBackend(Backend):
-    option_keys = ("path", "adapter_path", "latency_mode", "batch_size")
-    required_keys = ("path",)
+    options = {
+        "path": Option(str, "model folder (or 'demo')", required=True),
+        "adapter_path": Option(str, "LoRA adapter folder"),
+        "latency_mode": Option(str, "batched or sequential", choices=LATENCY_MODES),
+        "batch_size": Option(int, "cases per batch", min=1),
+    }
 
     def load(self) -> LoadInfo:
         self.latency_mode, self.batch_size = latency_options(self.spec)
@@ -101,7 +100,7 @@ class MLXBackend(Backend):
     def render(self, request: Request) -> list[int]:
         case = request.case
         kwargs = dict(self.spec.chat_template_kwargs)
-        return self.tokenizer.apply_chat_template(case.messages, tools=openai_tools(case.tools) or None,
+        return self.tokenizer.apply_chat_template(request.messages, tools=openai_tools(case.tools) or None,
                                                   add_generation_prompt=True, **kwargs)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:

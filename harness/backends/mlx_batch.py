@@ -2,7 +2,7 @@
 tool block) is prefilled once, then the group decodes together with mlx-lm's BatchGenerator.
 
 On a CPU, prefill dominates and batching alone barely helps; the shared prefix plus batched decode gave
-7.8x over sequential generation with identical greedy outputs (research note, section 3).
+7.8x over sequential generation with identical greedy outputs (measured by benchmarks/suite_speed.py).
 """
 import json
 import os

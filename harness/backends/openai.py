@@ -20,7 +20,8 @@ from typing import Iterator
 
 from harness.backends.base import Backend, Generation, LoadInfo, Request
 from harness.errors import InputError
-from harness.models import ModelSpec, _typed
+from harness.models import ModelSpec
+from harness.options import Option
 from harness.suite import Case, openai_tools
 
 EXCERPT_CHARS = 300
@@ -52,20 +53,14 @@ class Settings:
 
 
 def read_settings(spec: ModelSpec) -> Settings:
+    """The entry's settings; models.py has checked their types and ranges against OpenAIBackend.options."""
     o, where = spec.options, spec.source
-
-    def get(key, types, default):
-        return _typed(o, key, types, default, where)
-
-    s = Settings(base_url=get("base_url", str, "").rstrip("/"), model=get("model", str, ""),
-                 api_key_env=get("api_key_env", str, None) if "api_key_env" in o else None,
-                 concurrency=get("concurrency", int, 1), timeout_s=float(get("timeout_s", (int, float), 120.0)),
-                 max_retries=get("max_retries", int, 4), backoff_s=float(get("backoff_s", (int, float), 1.0)),
-                 extra_body=get("extra_body", dict, {}))
+    s = Settings(base_url=o["base_url"].rstrip("/"), model=o["model"], api_key_env=o.get("api_key_env"),
+                 concurrency=o.get("concurrency", 1), timeout_s=float(o.get("timeout_s", 120.0)),
+                 max_retries=o.get("max_retries", 4), backoff_s=float(o.get("backoff_s", 1.0)),
+                 extra_body=o.get("extra_body", {}))
     if not s.base_url.startswith(("http://", "https://")):
         raise InputError(f"{where}: 'base_url' must be an http(s) URL such as http://127.0.0.1:8080/v1, got {s.base_url!r}")
-    if s.concurrency < 1 or s.max_retries < 0 or s.timeout_s <= 0 or s.backoff_s < 0:
-        raise InputError(f"{where}: need concurrency >= 1, max_retries >= 0, timeout_s > 0 and backoff_s >= 0")
     return s
 
 
@@ -106,8 +101,9 @@ def wire_messages(messages: list[dict]) -> list[dict]:
             for m in messages]
 
 
-def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int) -> dict:
-    body = {"model": s.model, "messages": wire_messages(case.messages), "temperature": spec.temperature,
+def request_body(spec: ModelSpec, s: Settings, case: Case, sample: int, messages: list[dict] | None = None) -> dict:
+    """`messages`: the conversation so far when it goes beyond the case's own (a rollout's later turns)."""
+    body = {"model": s.model, "messages": wire_messages(messages or case.messages), "temperature": spec.temperature,
             "top_p": spec.top_p, "max_tokens": spec.max_tokens, "seed": spec.seed + sample,
             "stream": True, "stream_options": {"include_usage": True}}
     if case.tools:
@@ -206,10 +202,19 @@ def read_stream(lines: Iterator[str], t0: float) -> Reply:
 
 
 class OpenAIBackend(Backend):
-    name = "openai"
-    option_keys = ("base_url", "model", "api_key_env", "concurrency", "timeout_s", "max_retries", "backoff_s",
-                   "extra_body")
-    required_keys = ("base_url", "model")
+    options = {
+        "base_url": Option(str, "the server's OpenAI-compatible base URL, ending in /v1", required=True),
+        "model": Option(str, "the model name the server knows", required=True),
+        "api_key_env": Option(str, "environment variable holding the API key (never written anywhere)"),
+        "concurrency": Option(int, "requests in flight at once", min=1),
+        "timeout_s": Option((int, float), "longest wait to connect or for the next bytes", min=0, exclusive_min=True),
+        "max_retries": Option(int, "retries of timeouts, 429 and 5xx", min=0),
+        "backoff_s": Option((int, float), "first retry wait, doubling after", min=0),
+        "extra_body": Option(dict, "extra request fields passed through"),
+    }
+
+    def identity(self) -> dict:
+        return {"base_url": self.spec.options.get("base_url"), "served_model": self.spec.options.get("model")}
 
     def load(self) -> LoadInfo:
         import httpx
@@ -264,7 +269,7 @@ class OpenAIBackend(Backend):
 
     def complete(self, request: Request) -> Generation:
         s = self.settings
-        body = request_body(self.spec, s, request.case, request.sample)
+        body = request_body(self.spec, s, request.case, request.sample, request.messages)
         prompt = {k: body.get(k) for k in ("messages", "tools", "chat_template_kwargs")}
         gen = Generation(case_id=request.case.id, sample=request.sample, output="",
                          prompt_sha256=hashlib.sha256(json.dumps(prompt, sort_keys=True).encode()).hexdigest(),

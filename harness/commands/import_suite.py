@@ -1,9 +1,10 @@
 """`harness import bfcl|when2call`: turn public benchmarks into JSONL suites (and optionally a replay file)."""
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from harness.bfcl import CATEGORIES, IRRELEVANCE_RULES, hermes_output, load_bfcl
+from harness.bfcl import CATEGORIES, IRRELEVANCE_RULES, data_files, hermes_output, load_bfcl
 from harness.errors import InputError
 
 HELP = """\
@@ -11,7 +12,10 @@ Import a public benchmark as a JSONL suite, one case per line (id, category, mes
 
 bfcl: -o OUT ending in .jsonl writes every category into that one suite; any other OUT is a folder
 that gets one suite per category, named bfcl_<category>.jsonl. Java and JavaScript categories,
-multi-turn, memory, web search and format sensitivity are not imported.
+memory, web search and format sensitivity are not imported. multi_turn_base (not in the default set)
+becomes one gold-prefix case per turn of each entry: the earlier turns with their ground-truth calls
+and the results BFCL's environment classes give for them, run here at import time (needs bfcl-eval
+installed, or --data with the bfcl-eval wheel).
 
 when2call FILE (when2call_test_llm_judge.jsonl): one case per row, id = the uuid, category = the
 correct answer, expecting a call to the target tool, "ask" or "decline". With --answers ANSWERS,
@@ -60,7 +64,14 @@ def _bfcl(args: argparse.Namespace) -> int:
                                for n in arg.split(",") if n.strip()))
     if not names:
         raise InputError("--category: no category named; use e.g. --category simple_python,multiple")
-    imported = load_bfcl(args.data, names, args.irrelevance)
+    from harness.bfcl_multiturn import MULTI_TURN_CATEGORIES, import_multi_turn
+
+    imported = load_bfcl(args.data, [n for n in names if n not in MULTI_TURN_CATEGORIES], args.irrelevance)
+    for name in [n for n in names if n in MULTI_TURN_CATEGORIES]:
+        cases, notes = import_multi_turn(*data_files(args.data), args.data, name)
+        imported += cases
+        for note in notes:
+            print(f"{name}: {note}", file=sys.stderr)
     out = Path(args.output)
     if out.suffix == ".jsonl":
         _write_jsonl(out, [item.case for item in imported])

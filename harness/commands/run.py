@@ -4,6 +4,10 @@ import sys
 from pathlib import Path
 
 from harness.errors import EXIT_INTERNAL, InputError
+from harness.models import COMMON_OPTIONS
+from harness.options import Option, check, flag_type
+
+SAMPLES = Option(int, "generations per case", min=1)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,13 +17,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="reports", help="parent folder for new run folders (default reports/)")
     p.add_argument("--run-dir", help="run folder; re-running into it resumes and skips finished cases")
     p.add_argument("--replay", help="serve outputs from a JSONL of {id, output} or a run's results.jsonl")
-    p.add_argument("--samples", type=int, default=1, help="generations per case (default 1)")
-    p.add_argument("--max-tokens", type=int, help="override the model's max_tokens")
+    p.add_argument("--samples", type=flag_type(SAMPLES), default=1, help="generations per case (default 1)")
+    p.add_argument("--max-tokens", type=flag_type(COMMON_OPTIONS["max_tokens"]), help="override the model's max_tokens")
     p.add_argument("--latency-mode", choices=["batched", "sequential"],
                    help="batched (default): cases share a prefix cache and decode together, latency is measured "
                         "inside the batch; sequential: one case at a time, for per-case latency and TTFT")
-    p.add_argument("--batch-size", type=int, help="cases per batch (default: as many as fit in 25%% of memory, at most 32)")
-    p.add_argument("--concurrency", type=int, help="requests in flight at once (openai backend; default 1)")
+    p.add_argument("--batch-size", type=flag_type(Option(int, min=1)),
+                   help="cases per batch (default: as many as fit in 25%% of memory, at most 32)")
+    p.add_argument("--concurrency", type=flag_type(Option(int, min=1)),
+                   help="requests in flight at once (openai backend; default 1)")
     p.add_argument("--format", choices=["table", "md", "json"], default="table", help="report format")
     p.add_argument("--failures", default="10", metavar="N|all", help="failed cases to list (default 10; json lists all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -43,11 +49,13 @@ def main(args) -> int:
         spec = resolve_model(args.model, args.models)
     from harness.backends import backend_class
 
-    takes = backend_class(spec.backend, spec.source).option_keys
+    takes = backend_class(spec.backend, spec.source).declared_options()
     for key in ("latency_mode", "batch_size", "concurrency"):  # flags override the models.toml entry
-        if getattr(args, key) is not None and key not in takes:
-            raise InputError(f"--{key.replace('_', '-')} does not apply to backend '{spec.backend}' "
-                             f"({spec.source}); drop the flag")
+        if getattr(args, key) is not None:
+            if key not in takes:
+                raise InputError(f"--{key.replace('_', '-')} does not apply to backend '{spec.backend}' "
+                                 f"({spec.source}); drop the flag")
+            check(f"--{key.replace('_', '-')}", getattr(args, key), takes[key], "command line")
     spec = spec.with_overrides(max_tokens=args.max_tokens, latency_mode=args.latency_mode,
                                batch_size=args.batch_size, concurrency=args.concurrency)
     run_dir = Path(args.run_dir) if args.run_dir else runner.default_run_dir(args.out, suite, spec)

@@ -119,7 +119,7 @@ def fine_tune(model_dir: Path, conversations: list[dict], steps: int = 150, batc
               learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
     """Full fine-tune in place on the assistant turns of `conversations`; returns the loss curve.
 
-    Full fine-tuning, not LoRA: on a random base LoRA barely learns (research note), full FT
+    Full fine-tuning, not LoRA: on a random base LoRA barely learns (measured while building this demo), full FT
     learns the tool-call format in a few dozen steps.
     """
     ensure_fast_blas()

@@ -1,9 +1,12 @@
 """Synthetic training conversations for the built-in demo model.
 
-The demo learns four behaviours: call a tool for requests that need the repository, ask for the
-file or the search text when a request needs a tool but omits them, decline requests no tool can
-do (bookings, orders, messages), and answer directly otherwise. Its prompts are generated from word
-lists here and never reuse the reference suite's prompts, so the reference suite stays a held-out test.
+The demo learns to call a tool for requests that need the repository and answer directly otherwise;
+to ask for the file or the search text when a request needs a tool but omits them, and decline
+requests no tool can do (bookings, orders, messages); and to act on a tool's result: read the file a
+failing test names, summarise type-checker and linter output with its counts, retry a search that
+found nothing without its def/class keyword, and search for a file a read could not find. Its
+prompts are generated from word lists here and never reuse the reference suite's prompts, so the
+reference suite stays a held-out test.
 """
 import random
 
@@ -133,8 +136,87 @@ _DECLINES = ["Sorry, I can't do that. My tools only read files, search the code 
              "I'm unable to help with that: none of my tools can do it. I can only work with this repository."]
 
 
+_MYPY_ERRORS = ["Incompatible return value type", "Missing return statement", "Argument 1 has incompatible type",
+                "Name is not defined", "Item None has no attribute", "Need type annotation"]
+
+
 def _call(name: str, **arguments) -> dict:
     return {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": name, "arguments": arguments}}]}
+
+
+def _result(content: str) -> dict:
+    return {"role": "tool", "content": content}
+
+
+def _file(rng: random.Random) -> str:
+    return f"{rng.choice(_DIRS)}/{rng.choice(_NAMES)}.py"
+
+
+def _after_pytest(rng: random.Random) -> list[dict]:
+    """A failing test run: read the file the failure points at."""
+    target, source, line = rng.choice(_DIRS), _file(rng), rng.randrange(5, 300)
+    test = f"test_{rng.choice(_WORDS)}"
+    out = (f"FAILED tests/test_{rng.choice(_NAMES)}.py::{test} - AssertionError ({source}:{line})\n"
+           f"1 failed, {rng.randrange(1, 40)} passed")
+    return [{"role": "user", "content": _dress(rng, rng.choice(_RUNS[2][0]).format(t=target))},
+            _call("execute_code", code=f"pytest {target}"), _result(out), _call("read_file", path=source)]
+
+
+def _after_mypy(rng: random.Random) -> list[dict]:
+    """Type-checker output: summarise it with its counts."""
+    target, n, files = rng.choice(_DIRS), rng.randrange(0, 6), rng.randrange(1, 4)
+    lines = [f"{_file(rng)}:{rng.randrange(1, 200)}: error: {rng.choice(_MYPY_ERRORS)}" for _ in range(n)]
+    checked = rng.randrange(files, 30)
+    if n:
+        files = min(files, n)
+        lines.append(f"Found {n} error{'s' * (n > 1)} in {files} file{'s' * (files > 1)} (checked {checked} source files)")
+        answer = f"mypy found {n} error{'s' * (n > 1)} in {files} file{'s' * (files > 1)}; the first: {lines[0]}."
+    else:
+        lines.append(f"Success: no issues found in {checked} source files")
+        answer = f"mypy found no errors in {target} ({checked} source files checked)."
+    return [{"role": "user", "content": _dress(rng, rng.choice(_RUNS[0][0]).format(t=target))},
+            _call("execute_code", code=f"mypy {target}"), _result("\n".join(lines)),
+            {"role": "assistant", "content": answer}]
+
+
+def _after_ruff(rng: random.Random) -> list[dict]:
+    target, n = rng.choice(_DIRS), rng.randrange(0, 5)
+    if n:
+        out = "\n".join(f"{_file(rng)}:{rng.randrange(1, 99)}:1: F401 unused import" for _ in range(n)) + f"\nFound {n} errors."
+        answer = f"ruff found {n} errors in {target}, all unused imports."
+    else:
+        out, answer = "All checks passed!", f"ruff found no problems in {target}."
+    return [{"role": "user", "content": _dress(rng, rng.choice(_RUNS[1][0]).format(t=target))},
+            _call("execute_code", code=f"ruff check {target}"), _result(out), {"role": "assistant", "content": answer}]
+
+
+def _after_empty_search(rng: random.Random) -> list[dict]:
+    """A search with the def/class keyword found nothing: search again for the bare name."""
+    symbol = _symbol(rng)
+    keyword = "class" if symbol[0].isupper() else "def"
+    return [{"role": "user", "content": _dress(rng, rng.choice(_SEARCHES).format(s=symbol))},
+            _call("search_code", query=f"{keyword} {symbol}"), _result("No matches."),
+            _call("search_code", query=symbol)]
+
+
+def _after_read_error(rng: random.Random) -> list[dict]:
+    """A read failed because the file is not there: search for its name instead."""
+    path = _file(rng)
+    stem = path.rsplit("/", 1)[1].removesuffix(".py")
+    return [{"role": "user", "content": _dress(rng, rng.choice(_READS).format(f=path))},
+            _call("read_file", path=path), _result(f"Error: FileNotFoundError: no such file: {path}"),
+            _call("search_code", query=stem)]
+
+
+def _after_search(rng: random.Random) -> list[dict]:
+    """Search hits: say where the symbol is, with the file and line from the result."""
+    symbol, path, line = _symbol(rng), _file(rng), rng.randrange(1, 400)
+    return [{"role": "user", "content": _dress(rng, rng.choice(_SEARCHES).format(s=symbol))},
+            _call("search_code", query=symbol), _result(f"{path}:{line}: {symbol}()"),
+            {"role": "assistant", "content": f"{symbol} is at {path}:{line}."}]
+
+
+_TOOL_RESULT_KINDS = [_after_pytest, _after_mypy, _after_ruff, _after_empty_search, _after_read_error, _after_search]
 
 
 def _path(rng: random.Random) -> str:
@@ -187,5 +269,7 @@ def conversations(n_per_kind: int = 80, seed: int = 0) -> list[dict]:
         direct.append((q.format(t=t), a.format(t=t)))
     for question, answer in direct:
         out.append([system, {"role": "user", "content": _dress(rng, question)}, {"role": "assistant", "content": answer}])
+    for kind in _TOOL_RESULT_KINDS:  # the turn after a tool result: the last assistant message is learned
+        out += [[system] + kind(rng) for _ in range(n_per_kind // 2)]
     rng.shuffle(out)
     return [{"messages": m, "tools": TOOLS} for m in out]

@@ -24,10 +24,13 @@ RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", 
 NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be run-to-run noise
 
 
-def _by_case(records: list[Record]) -> dict[str, list[Record]]:
+def _by_case(records: list[Record], turns: bool = False) -> dict[str, list[Record]]:
+    """Case id -> its verdict records (one per sample; a rollout's is its episode record), or with
+    `turns` the turn records of its rollouts."""
     cases: dict[str, list[Record]] = defaultdict(list)
     for r in sorted(records, key=lambda r: r.sample):
-        cases[r.id].append(r)
+        if r.is_turn == turns:
+            cases[r.id].append(r)
     return cases
 
 
@@ -47,7 +50,9 @@ def compare(runs: list[LoadedRun | str | Path]) -> dict:
     if not keys:
         raise InputError(f"{', '.join(map(str, run_dirs))}: no case is scored in every run ({len(shared)} shared "
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
-    summaries = [summarize([r for k in keys for r in run[k]], m, d) for d, run, m in zip(run_dirs, runs_records, manifests)]
+    turns = [_by_case(run.records, turns=True) for run in loaded]
+    summaries = [summarize([r for k in keys for r in run[k] + turn[k]], m, d)
+                 for d, run, turn, m in zip(run_dirs, runs_records, turns, manifests)]
     runs = []
     for i, (run_dir, run, s) in enumerate(zip(run_dirs, runs_records, summaries)):
         facts = s.to_json()
@@ -63,6 +68,8 @@ def compare(runs: list[LoadedRun | str | Path]) -> dict:
         "compared": len(keys),
         "backend_error_cases": len(errored),
         "overall": [s.to_json()["overall"] for s in summaries],
+        "episodes": [s.extra["episodes"] for s in summaries],
+        "turns": [s.extra["turns"] for s in summaries],
         "categories": {c: [s.to_json()["categories"].get(c) for s in summaries] for c in categories},
         "cases": [{"id": k, "category": runs_records[0][k][0].category,
                    "passed": [_rate(run[k]) for run in runs_records],

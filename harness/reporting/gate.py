@@ -20,6 +20,9 @@ from harness.text import excerpt, human_bytes, md_code, pct, secs
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
 FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call",
           "min_pass_all": "pass_all_k", "min_pass_at_k": "pass_at_k"}  # the last two need --samples > 1
+# Floors on multi-turn figures (reporting/turns.py), [overall] only: key -> (summary section, what it measures).
+TURN_FLOORS = {"min_episode_success": ("episodes", "episode success"),
+               "min_turn_accuracy": ("turns", "per-turn accuracy")}
 # Budgets: key -> (what is measured, how it is read from a report summary, kind of value).
 BUDGETS = {
     "max_latency_p95_s": ("latency p95", lambda s: s.latency["p95_s"], "seconds"),
@@ -100,7 +103,7 @@ def load_rules(path: str | Path) -> dict:
             raise InputError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")
         if not isinstance(table, dict):
             raise InputError(f"{path}: '{section}' must be a table, [{section}]")
-    _check(path, "overall", rules.get("overall", {}), dict.fromkeys(FLOORS, "fraction"))
+    _check(path, "overall", rules.get("overall", {}), dict.fromkeys([*FLOORS, *TURN_FLOORS], "fraction"))
     for name, table in rules.get("categories", {}).items():
         if not isinstance(table, dict):
             raise InputError(f"{path}: 'categories.{name}' must be a table, [categories.{name}]")
@@ -137,7 +140,12 @@ def evaluate(rules: dict, summary: Summary, comparison: dict | None, rules_path:
                                          cov["expected"], cov["judged"] if not cov["partial"] else None, "count", "min",
                                          note="partial run; pass --allow-partial to gate it anyway"
                                          if cov["partial"] else "")]
-    out += _floors("overall", "overall", rules.get("overall", {}), summary.overall)
+    overall = rules.get("overall", {})
+    out += _floors("overall", "overall", {k: v for k, v in overall.items() if k in FLOORS}, summary.overall)
+    for key, limit in overall.items():
+        if key in TURN_FLOORS:  # a run without rollouts measures no episode success: the rule fails
+            section, what = TURN_FLOORS[key]
+            out.append(Rule(f"[overall] {key}", what, limit, summary.extra[section]["accuracy"], "fraction", "min"))
     for name, table in rules.get("categories", {}).items():
         if name not in summary.categories:
             raise InputError(f"{rules_path}: [categories.{name}] names no category of {summary.run_dir} "
@@ -183,7 +191,7 @@ def junit_xml(records: list[Record], summary: Summary, rules: list[Rule]) -> str
     root = ET.Element("testsuites", name="harness gate")
     suite_name = f"{summary.suite} on {summary.model['name']}"
     cases = ET.SubElement(root, "testsuite", name=f"cases: {suite_name}")
-    for r in records:
+    for r in [r for r in records if not r.is_turn]:  # a rollout is one testcase: its episode record
         tc = ET.SubElement(cases, "testcase", classname=f"{summary.suite}.{excerpt(r.category)}",
                            name=excerpt(r.name, 200), time=f"{r.latency_s or 0:.3f}")
         if r.not_judged:  # the harness or server failed, not the model

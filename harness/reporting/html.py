@@ -19,6 +19,7 @@ from harness.text import excerpt, pct, scrub
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
 PASS_COLOR, FAIL_COLOR = "#59a14f", "#e15759"
 WIDTH = 960
+FAILED_SHOWN = 300  # a page stays readable (and small) on a 100,000-case run
 
 CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1000px; color: #222; padding: 0 12px; }
@@ -160,8 +161,10 @@ def render_report(run: LoadedRun) -> str:
                                                      if r.latency_s is not None])]),
         f"<h2>Failed cases ({len(failed)})</h2>" + (_table(
             ["case", "category", "reason", "detail", "output"],
-            [[r.name, r.category, r.reason, r.detail, _pre(r.output)] for r in failed],
-            raw_columns=(4,)) if failed else '<p class="muted">none</p>'),
+            [[r.name, r.category, r.reason, r.detail, _pre(r.output)] for r in failed[:FAILED_SHOWN]],
+            raw_columns=(4,)) if failed else '<p class="muted">none</p>')
+        + (f'<p class="muted">{len(failed) - FAILED_SHOWN} more failed cases not shown; '
+           f'harness report --format json lists them all</p>' if len(failed) > FAILED_SHOWN else ""),
     ]
     for reason, title in (("backend_error", "Backend errors"), ("harness_error", "Harness errors")):
         rows = [[r.name, r.error or r.detail] for r in errors if r.reason == reason]

@@ -77,7 +77,20 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
                   f"{summary.tokens_per_s:.1f} (all generated tokens / generation wall time)"))
     if summary.decode_tokens_per_s is not None:
         lines.append(("decode tokens/s per case", f"{summary.decode_tokens_per_s:.1f} (mean over cases run one at a time)"))
-    return lines + [("warning", w) for w in summary.warnings]
+    return lines + _turn_lines(summary.extra) + [("warning", w) for w in summary.warnings]
+
+
+def _turn_lines(extra: dict) -> list[tuple[str, str]]:
+    """Multi-turn figures (reporting/turns.py), shown when the suite has scripted rollouts."""
+    episodes, turns, mt = extra.get("episodes") or {}, extra.get("turns") or {}, extra.get("multi_turn") or {}
+    if not episodes.get("total"):
+        return []
+    repeat, used = mt["repeat_rate"], mt["result_use_rate"]
+    return [("episodes passed", f"{episodes['passed']}/{episodes['total']} ({pct(episodes['accuracy'])})"),
+            ("turns passed", f"{turns['passed']}/{turns['total']} ({pct(turns['accuracy'])})"),
+            ("first diverging turn", ", ".join(f"turn {k} ({v})" for k, v in mt["first_diverging_turn"].items()) or "none"),
+            ("repeated calls", f"{repeat['repeats']}/{repeat['call_turns']} turns with calls"),
+            ("results used", f"{used['used']}/{used['after_result']} turns after a tool result")]
 
 
 def _counted(counter: dict) -> str:

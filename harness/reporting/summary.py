@@ -12,6 +12,7 @@ from harness.errors import InputError
 from harness.expect import is_tool_expected, parse_expectation
 from harness.records import Manifest, Record
 from harness.reporting.stats import percentile, wilson
+from harness.reporting.turns import turn_metrics
 from harness.results import LoadedRun, no_results
 from harness.scoring import LEVELS
 from harness.text import excerpt
@@ -120,16 +121,19 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
     if not records:
         raise InputError(no_results(run_dir))
     manifest = manifest or Manifest()
+    everything, records = records, [r for r in records if not r.is_turn]  # a rollout counts once: its episode
     errors = [r for r in records if r.reason == "backend_error"]
     ours = [r for r in records if r.reason == "harness_error"]
     scored = [r for r in records if not r.not_judged]  # neither is a model failure
+    # generations: every judged assistant turn (a rollout's turns, not its episode record)
+    generated = [r for r in everything if not r.not_judged and r.episode is not True]
     categories = {name: counts([r for r in scored if r.category == name])
                   for name in sorted({r.category for r in records})}
-    tool_cases = [r for r in scored if expects_call(r)]
-    timing = sorted({r.timing for r in scored})
-    latencies = [r.latency_s for r in scored if r.latency_s is not None]
-    ttfts = [r.ttft_s for r in scored if r.ttft_s is not None]
-    decode = [r.tokens_per_s for r in scored if r.tokens_per_s is not None and r.timing == "sequential"]
+    tool_cases = [r for r in generated if expects_call(r)]
+    timing = sorted({r.timing for r in generated})
+    latencies = [r.latency_s for r in generated if r.latency_s is not None]
+    ttfts = [r.ttft_s for r in generated if r.ttft_s is not None]
+    decode = [r.tokens_per_s for r in generated if r.tokens_per_s is not None and r.timing == "sequential"]
     generation = manifest.generation or {}
     throughput = generation.get("throughput") or {}
     return Summary(
@@ -137,8 +141,8 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
         coverage=_coverage(records, manifest),
         overall=counts(scored), categories=categories, samples=manifest.samples or 1,
         tool_calls={"made": sum(1 for r in tool_cases if r.detection.outcome != "none"), "tool_cases": len(tool_cases)},
-        formats=dict(Counter(r.detection.format for r in scored if r.detection.format)),
-        near_misses=dict(Counter(r.detection.near_miss for r in scored if r.detection.near_miss)),
+        formats=dict(Counter(r.detection.format for r in generated if r.detection.format)),
+        near_misses=dict(Counter(r.detection.near_miss for r in generated if r.detection.near_miss)),
         reasons=dict(Counter(r.reason for r in scored if r.reason)),
         backend_errors={"count": len(errors), "cases": [r.name for r in errors]},
         harness_errors={"count": len(ours), "cases": [r.name for r in ours]},
@@ -153,7 +157,8 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
         generation=generation,
         failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100))
                   for r in scored if not r.passed],
-        warnings=list(manifest.warnings), damaged=damaged)
+        warnings=list(manifest.warnings), damaged=damaged,
+        extra=turn_metrics([r for r in everything if not r.not_judged]))
 
 
 LATENCY_MEANING = {
