@@ -11,12 +11,16 @@ import json
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from harness.detect.base import ToolCall
 from harness.errors import InputError
+from harness.expect import parse_expectation
 from harness.jsonl import json_lines
+from harness.toolschema import check_expectation
+from harness.userfiles import decode, read_text
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance",
               "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
@@ -46,6 +50,20 @@ class BfclCase:
     truth: list[ToolCall]  # each parameter's first acceptable value; [] where no call is right
 
 
+def possible_cases(items: list[BfclCase]) -> tuple[list[BfclCase], list[str]]:
+    """The cases some output can pass, and why each other one cannot (a few BFCL answers name a
+    parameter their function does not declare, which BFCL's own checker also fails)."""
+    kept, dropped = [], []
+    for item in items:
+        where = f"case {item.case['id']!r}"
+        try:
+            check_expectation(parse_expectation(item.case["expect"], where), item.case["tools"], where)
+            kept.append(item)
+        except InputError as e:
+            dropped.append(str(e))
+    return kept, dropped
+
+
 def load_bfcl(data: str | None, categories: list[str], irrelevance: str = "reply") -> list[BfclCase]:
     """Read the categories from a bfcl_eval/data folder, an unpacked wheel, a .whl, or the installed package;
     `irrelevance` names the rule of IRRELEVANCE_RULES the irrelevance categories expect."""
@@ -69,7 +87,7 @@ def data_files(data: str | None) -> tuple[str, dict[str, Callable[[], str]]]:
         return _zip_files(path)
     for folder in (path, path / "bfcl_eval" / "data"):
         if (folder / "possible_answer").is_dir():
-            return str(folder), {p.relative_to(folder).as_posix(): p.read_text
+            return str(folder), {p.relative_to(folder).as_posix(): partial(read_text, p, "BFCL data file")
                                  for p in folder.rglob("*.json")}
     raise InputError(f"{data}: no BFCL data here (no possible_answer folder); pass --data with bfcl_eval/data, "
                      "an unpacked bfcl-eval wheel or the .whl file")
@@ -81,7 +99,7 @@ def _zip_files(path: Path) -> tuple[str, dict[str, Callable[[], str]]]:
     for name in archive.namelist():
         head, sep, rest = name.partition("bfcl_eval/data/")
         if sep and rest.endswith(".json"):
-            files[rest] = lambda name=name: archive.read(name).decode("utf-8")
+            files[rest] = lambda name=name: decode(archive.read(name), f"{path}!{name}")
     if not files:
         raise InputError(f"{path}: no bfcl_eval/data/ inside; pass the bfcl-eval wheel or its data folder")
     return f"{path}!bfcl_eval/data", files

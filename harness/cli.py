@@ -20,6 +20,8 @@ COMMANDS = {
     "models": ("harness.commands.models", "list the models of models.toml"),
     "detect": ("harness.commands.detect", "find tool calls in model outputs (JSONL or --text)"),
     "import": ("harness.commands.import_suite", "import a public benchmark (BFCL) as a suite"),
+    "probe": ("harness.commands.probe", "p_call: how likely the model is to start a call, from its own probabilities"),
+    "sweep": ("harness.commands.sweep", "probe every adapter checkpoint of a LoRA run: p_call against iteration"),
 }
 
 
@@ -44,6 +46,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def redact(text: str) -> str:
+    """No key a backend holds reaches the terminal, whatever a server echoed into an error."""
+    from harness.secrets import redact as redact_secrets
+
+    return redact_secrets(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -55,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(COMMANDS[args.command][0]).main(args)
     except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {redact(str(e))}", file=sys.stderr)
         return EXIT_INPUT
     except BackendUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {redact(str(e))}", file=sys.stderr)
         return EXIT_BACKEND
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -66,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             raise
-        message = str(e).splitlines()[0][:300] if str(e) else ""
+        message = redact(str(e)).splitlines()[0][:300] if str(e) else ""
         print(f"internal error: {type(e).__name__}: {message} (a bug in harness; rerun with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.backends import mlx_inspect
-from harness.detect import detect
+from harness.detect import REASONING_PAIRS, detect
 from harness.errors import InputError
 from harness.jsonl import json_lines
 from harness.models import ModelSpec
@@ -25,8 +25,7 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 THINKING_MIN_TOKENS = 512
 # Marker-like text a template writes: <tag>, </tag>, <|tag|>, <｜tag｜>, [TAG], [/TAG].
 TAG = re.compile(r"<[^<>\s\"']{1,64}>|\[/?[A-Z_]{3,}\]")
-THINK_PAIRS = (("<think>", "</think>"), ("<seed:think>", "</seed:think>"), ("[THINK]", "[/THINK]"),
-               ("<|START_THINKING|>", "<|END_THINKING|>"))
+OTHER_FORMAT_SHARE = 0.3  # of calling examples in another format: data_format_match warns (data_mixed_formats names lines)
 
 # The probe: names no real template or corpus contains, so finding them in a render is unambiguous.
 PROBE_NAME, PROBE_PARAM = "probe_lookup", "probe_query"
@@ -235,14 +234,13 @@ def _tools_in_system(ex: Example) -> bool:
 def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
     tail = probe.generation_tail
     why = None
-    for opener, closer in THINK_PAIRS:
+    for opener, closer in REASONING_PAIRS:
         at = tail.rfind(opener)
         if at >= 0 and closer not in tail[at:]:
             why = f"the generation prompt pre-fills {opener}"
         if at >= 0 and closer in tail[at:]:
             return Check("thinking", PASS, "the generation prompt closes reasoning ahead of the answer")
-    if why is None and mlx_inspect.has_think_tokens(tok) and kwargs.get("enable_thinking") is not False \
-            and "enable_thinking" in mlx_inspect.template_text(tok):
+    if why is None and mlx_inspect.reasons_by_default(tok, kwargs):
         why = "the vocabulary has think tokens and the template reads enable_thinking, which mlx-lm sets to true"
     if why is None:
         return Check("thinking", PASS, "the template does not reason by default")
@@ -256,13 +254,9 @@ def check_thinking(tok, probe: Probe, kwargs: dict, max_tokens: int) -> Check:
 def read_examples(path: Path) -> list[Example]:
     """mlx-lm chat JSONL: one {"messages": [...], "tools": [...]} per line."""
     hint = 'each line must be one JSON object like {"messages": [...], "tools": [...]}'
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read training data ({e.strerror}); give a JSONL file") from None
     examples = []
-    for number, record in json_lines(lines, str(path), hint):
-        messages = record.get("messages") if isinstance(record, dict) else None
+    for number, record in json_lines(path, str(path), hint, what="training data"):
+        messages = record.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise InputError(f'{path}:{number}: no "messages" list of objects; {hint}')
         tools = record.get("tools") or []
@@ -318,10 +312,15 @@ def check_data_format_match(probe: Probe, examples: list[Example]) -> Check:
     main, n = counts.most_common(1)[0]
     template = probe.call_format or "no format the harness recognises"
     said = f"the training data writes calls as {main} ({n} of {len(examples)} examples); the template writes {template}"
+    fix = ("store calls as structured tool_calls (the template renders them in its own format) or "
+           f"rewrite them as {template}")
     if main != probe.call_format:
-        return Check("data_format_match", FAIL, said + ": the model would learn a format its prompt never shows",
-                     "store calls as structured tool_calls (the template renders them in its own format) or "
-                     f"rewrite them as {template}")
+        return Check("data_format_match", FAIL, said + ": the model would learn a format its prompt never shows", fix)
+    calling, others = sum(1 for ex in examples if ex.formats), sum(1 for ex in examples if set(ex.formats) - {main})
+    if others >= OTHER_FORMAT_SHARE * calling:
+        per = ", ".join(f"{fmt} in {k}" for fmt, k in counts.most_common() if fmt != main)
+        return Check("data_format_match", WARN, f"{said}, but {others} of {calling} calling examples "
+                     f"({others / calling:.0%}) write calls in another format ({per})", fix)
     return Check("data_format_match", PASS, said)
 
 

@@ -1,11 +1,11 @@
 """Named models from models.toml, or a model folder given by path, as a ModelSpec."""
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
 from harness.options import Option, check_entry
+from harness.userfiles import read_toml
 
 DEMO = "demo"
 # Keys every backend understands; a backend declares its own (Backend.options).
@@ -48,10 +48,7 @@ def load_models_file(path: str | Path) -> dict[str, dict]:
     path = Path(path)
     if not path.exists():
         return {}
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: invalid TOML: {e}; fix the syntax at that line") from None
+    raw = read_toml(path, "models file")
     models = raw.get("models", {})
     unknown = [k for k in raw if k != "models"]
     if unknown or not isinstance(models, dict):
@@ -92,5 +89,8 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     if "enable_thinking" in entry:
         spec.chat_template_kwargs["enable_thinking"] = entry["enable_thinking"]
     spec.extra_eos_tokens = list(entry.get("extra_eos_tokens", []))
+    if not all(isinstance(token, str) and token for token in spec.extra_eos_tokens):
+        raise InputError(f"{where}: 'extra_eos_tokens' must list token texts such as \"<|eot_id|>\", "
+                         f"got {spec.extra_eos_tokens!r:.80}")
     spec.options = {k: v for k, v in entry.items() if k in backend_options}
     return spec

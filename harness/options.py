@@ -1,5 +1,6 @@
 """Settings declared once, checked once: each key of a models.toml entry (common or a backend's own) has a
 type and a range, and a command-line flag that overrides it goes through the same check."""
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,8 @@ def problem(value: Any, option: Option) -> str | None:
     if option.choices is not None and value not in option.choices:
         return f"must be one of {', '.join(map(str, option.choices))}, got {value!r}"
     is_number = option.type in (int, (int, float))
+    if is_number and not math.isfinite(value):  # nan passes every comparison; inf is no setting
+        return f"must be a finite number, got {value!r}"
     if is_number and (too_low(value, option) or (option.max is not None and value > option.max)):
         return f"must be {range_text(option)}, got {value!r}"
     return None

@@ -89,8 +89,10 @@ class Record(RecordNaming):
     finish_reason: str | None = None
     error: str | None = None
     prompt_sha256: str | None = None
+    case_sha256: str | None = None  # the case's messages, tools and expectation (suite.case_sha256)
     sampler: dict = field(default_factory=dict)
     finished_at: str | None = None
+    p_call: float | None = None  # the model's probability of starting a call (harness run --probe; harness/probe.py)
     extra: dict = field(default_factory=dict)  # fields this version does not know, kept verbatim
 
     def to_json(self) -> dict:
@@ -211,15 +213,15 @@ class DetectionView(msgspec.Struct):
     calls: list[CallView] = []
 
 
-class RecordView(msgspec.Struct, RecordNaming):
+class RecordView(msgspec.Struct, RecordNaming, kw_only=True):
     """A record as reports read it: every field but the output, which is cut to EXCERPT_CHARS, so a
     100,000-record run is summarized in little memory. Decoded and type-checked by msgspec in C."""
-    id: str
+    id: str  # the fields without a default are required: a line lacking one is damaged
     sample: int = 0
-    category: str = ""
-    output: str = ""
-    detection: DetectionView = msgspec.field(default_factory=DetectionView)
-    passed: bool = False
+    category: str
+    output: str
+    detection: DetectionView
+    passed: bool
     level: str | None = None
     reason: str | None = None
     detail: str = ""
@@ -236,6 +238,7 @@ class RecordView(msgspec.Struct, RecordNaming):
     ended: str | None = None
     turns: int | None = None
     first_failed_turn: int | None = None
+    p_call: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.secrets import redact
+from harness.userfiles import check_file, read_json
 import msgspec
 
 from harness.records import VIEW_DECODER, DamagedRecord, Manifest, Record, RecordView, clip, view_from_line
@@ -66,8 +68,9 @@ def read_run(run: str | Path, skip_damaged: bool = False, views: bool = False) -
     the last one counts. A damaged line is an InputError naming it, unless `skip_damaged`. With `views`,
     RecordViews (outputs cut to an excerpt) for reports, decoded far faster and held in far less memory."""
     path = results_path(run)
-    if not path.is_file():
+    if not path.exists():
         return RunRecords([])
+    check_file(path, "results file")  # a folder named results.jsonl is named as one
     latest: dict[tuple, Record | RecordView] = {}
     damaged = 0
     lineno = 0
@@ -151,7 +154,7 @@ class RecordWriter:
 
     def write(self, record: Record) -> None:
         try:
-            self.f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            self.f.write(redact(json.dumps(record.to_json(), ensure_ascii=False)) + "\n")
             self.f.flush()
             if time.perf_counter() - self.synced >= FSYNC_EVERY_S:
                 os.fsync(self.f.fileno())
@@ -179,20 +182,20 @@ def _os_error(path: Path, e: OSError) -> str:
 def read_manifest(run_dir: str | Path) -> Manifest | None:
     """The run's manifest, or None when the folder has none yet."""
     path = Path(run_dir) / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        return Manifest.from_json(json.loads(path.read_bytes()))
-    except (ValueError, DamagedRecord) as e:
-        raise InputError(f"{path}: damaged manifest ({_reason(e)}); restore it, or delete it to treat the folder "
-                         f"as records only (a resume then rewrites it)") from None
+    fix = "restore it, or delete it to treat the folder as records only (a resume then rewrites it)"
+    try:  # read_json: a folder, bad UTF-8, bad JSON or a depth bomb is one line naming the file
+        return Manifest.from_json(read_json(path, "run manifest", fix))
+    except DamagedRecord as e:
+        raise InputError(f"{path}: damaged manifest ({e}); {fix}") from None
 
 
 def write_manifest(run_dir: str | Path, manifest: Manifest) -> None:
     path = Path(run_dir) / MANIFEST
     tmp = path.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False))
+        tmp.write_text(redact(json.dumps(manifest.to_json(), indent=2, ensure_ascii=False)))
         os.replace(tmp, path)  # never leave a half-written manifest
     except OSError as e:
         raise RunWriteError(_os_error(path, e)) from None

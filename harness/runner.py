@@ -27,7 +27,8 @@ from harness.suite import Suite
 STOP_AFTER_CONSECUTIVE_ERRORS = 10
 STOP_IF_FIRST_ALL_FAIL = 5
 # Settings that change what a run measures; a resume must match them all (batch size and concurrency do not).
-NOT_IDENTITY_OPTIONS = ("batch_size", "concurrency")
+NOT_IDENTITY_OPTIONS = ("batch_size", "concurrency", "suite", "headers", "timeout_s", "reply_timeout_s", "max_retries",
+                        "backoff_s")  # how to reach a backend, not what it measures; suite_sha256 covers the suite
 
 
 @dataclass
@@ -181,14 +182,16 @@ class ErrorStreak:
 
 
 def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress: bool = True,
-        warn=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True)) -> RunOutcome:
+        warn=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True), probe: bool = False) -> RunOutcome:
+    """`probe` (harness run --probe): before generating, measure each case's p_call and keep it in its record."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
-        return _run_locked(suite, spec, run_dir, samples, progress, warn)
+        return _run_locked(suite, spec, run_dir, samples, progress, warn, probe)
 
 
-def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, progress: bool, warn) -> RunOutcome:
+def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, progress: bool, warn,
+                probe: bool = False) -> RunOutcome:
     old = read_manifest(run_dir)
     backend = backend_class(spec.backend, spec.source)(spec)
     identity = run_identity(suite, spec, samples, backend)
@@ -226,8 +229,10 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         streak, generated, status, tokens = ErrorStreak(), 0, "failed", 0
         t0 = time.perf_counter()
         try:
+            probed = {(p.case_id, p.sample): p.p_call for p in backend.probe(requests)} if probe else {}
             stream = _judged(backend, requests, by_id, manifest.sampler, records)
             for record in stream:
+                record.p_call = probed.get((record.id, record.sample))
                 writer.write(record)
                 records.append(record)
                 generated += 1

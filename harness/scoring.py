@@ -88,10 +88,13 @@ def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detec
         # per-case decode speed means something only when the case ran alone
         tokens_per_s=gen.completion_tokens / gen.latency_s
         if gen.timing == "sequential" and gen.completion_tokens and gen.latency_s else None,
-        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, sampler=gen.sampler or sampler,
+        finish_reason=gen.finish_reason, error=gen.error, prompt_sha256=gen.prompt_sha256, case_sha256=case.sha256,
+        sampler=gen.sampler or sampler,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if len(gen.output) > max_output_chars:
         record.extra["output_truncated"] = {"kept_chars": max_output_chars, "original_chars": len(gen.output)}
+    elif gen.truncated_output:  # cut while reading, so the original length is unknown
+        record.extra["output_truncated"] = {"kept_chars": len(gen.output), "original_chars": None}
     return record
 
 

@@ -3,7 +3,8 @@
 Every problem is an InputError naming the file, the case and the field, with the fix.
 """
 import hashlib
-import tomllib
+import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from harness.conversation import history, json_path, validate_messages
 from harness.errors import InputError
 from harness.expect import CallExpect, Expectation, parse_call, parse_expectation, references
 from harness.jsonl import json_lines
+from harness.toolschema import check_expectation, check_tools
+from harness.userfiles import decode, parse_toml, read_bytes
 
 SUITE_KEYS = ("name", "description", "system", "tools", "cases")
 CASE_KEYS = ("id", "category", "prompt", "messages", "expect", "tags", "tools", "system", "script", "max_turns")
@@ -39,6 +42,7 @@ class Case:
     tags: list[str] = field(default_factory=list)
     script: list[ScriptEntry] = field(default_factory=list)  # non-empty: a scripted rollout (episodes.py)
     max_turns: int = DEFAULT_MAX_TURNS  # assistant turns a rollout may take
+    sha256: str = ""  # of what the model is shown and expected to do: tells a recorded output which case it answered
 
 
 @dataclass
@@ -51,18 +55,13 @@ class Suite:
 
 def load_suite(path: str | Path) -> Suite:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such suite file; give the path to a .toml or .jsonl suite")
-    data = path.read_bytes()
+    data = read_bytes(path, "suite file", "give the path to a .toml or .jsonl suite")
     digest = hashlib.sha256(data).hexdigest()
     if path.suffix == ".jsonl":
         cases = _load_jsonl(path, data)
         name = path.stem
     else:
-        try:
-            raw = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: invalid TOML: {e}; fix the syntax at that line") from None
+        raw = parse_toml(decode(data, path), path)
         _check_keys(raw, SUITE_KEYS, f"{path}", "the suite")
         name = raw.get("name", path.stem)
         if not isinstance(name, str):
@@ -78,9 +77,8 @@ def load_suite(path: str | Path) -> Suite:
 
 
 def _load_jsonl(path: Path, data: bytes) -> list[Case]:
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    cases = [_case(raw, f"{path}:{lineno}: case", [], None)
-             for lineno, raw in json_lines(lines, str(path), "each line must be one case object")]
+    lines = json_lines(io.BytesIO(data), str(path), "each line must be one case object")
+    cases = [_case(raw, f"{path}:{lineno}: case", [], None) for lineno, raw in lines]
     if not cases:
         raise InputError(f"{path}: no cases; each line must be a case object with id, category, prompt and expect")
     return cases
@@ -114,8 +112,16 @@ def _case(raw: Any, label: str, suite_tools: list[dict], system: str | None, ind
     tags = raw.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InputError(f"{where}: field 'tags' must be a list of strings")
+    check_expectation(expect, tools, where)
     return Case(id=case_id, category=category, messages=messages, tools=tools, expect=expect,
-                expect_raw=raw["expect"], tags=tags, script=script, max_turns=max_turns)
+                expect_raw=raw["expect"], tags=tags, script=script, max_turns=max_turns,
+                sha256=case_sha256({"messages": messages, "tools": tools, "expect": raw["expect"],
+                                    "script": raw.get("script"), "max_turns": max_turns}))
+
+
+def case_sha256(case: dict) -> str:
+    """Messages, tools, expectation and rollout script as written; ASCII JSON, so lone surrogates hash too."""
+    return hashlib.sha256(json.dumps(case, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _messages(raw: dict, tools: list[dict], where: str) -> list[dict]:
@@ -197,7 +203,10 @@ def _tools(raw: Any, where: str) -> list[dict]:
         params = t.get("parameters", {"type": "object", "properties": {}})
         if not isinstance(params, dict):
             raise InputError(f"{where}[{i}] ('{t['name']}'): 'parameters' must be a JSON-schema object")
+        if not isinstance(t.get("description", ""), str):
+            raise InputError(f"{where}[{i}] ('{t['name']}'): 'description' must be a string")
         tools.append({"name": t["name"], "description": t.get("description", ""), "parameters": params})
+    check_tools(tools, where)
     return tools
 
 

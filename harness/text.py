@@ -43,3 +43,19 @@ def ci_text(ci) -> str:
 
 def secs(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f} s"
+
+
+def p_text(p: float | None) -> str:
+    """0.31, 0.05, 2e-7: two decimals down to 0.01, one significant digit below."""
+    if p is None:
+        return "n/a"
+    if round(p, 2) >= 0.01:
+        return f"{p:.2f}"
+    mantissa, exponent = f"{p:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def failure_label(reason: str | None, p_call: float | None) -> str:
+    """A failed case's reason with its p_call beside it when the run was probed: "no_call (p_call 0.31)",
+    so a model a hair from calling reads differently from one nowhere near it ("no_call (p_call 2e-7)")."""
+    return f"{reason or ''} (p_call {p_text(p_call)})".strip() if p_call is not None else reason or ""

@@ -64,7 +64,7 @@ def test_batched_equals_sequential_on_random_model(random_model, suite):
     for options in ({}, {"batch_size": 3}):
         batched, details = generate(random_model, requests, **options)
         assert_same(batched, sequential)
-        assert details["mode"] == "batched" and len(details["groups"]) == 2
+        assert details["mode"] == "batched" and details["continuous"] and len(details["groups"]) == 2
         assert all(g["cases"] == 33 and g["prefix_tokens"] > 200 for g in details["groups"])
         assert details["batch_size"] == options.get("batch_size", 32)  # MAX_BATCH caps a group of 33
         assert details["cases_per_s"] > 0 and details["generated_tokens_per_s"] > 0
@@ -121,9 +121,23 @@ def test_run_flags_reach_the_manifest_and_report(random_model, tmp_path, capsys)
 
 def test_bad_latency_options_are_input_errors(random_model):
     from harness.errors import InputError
-
     from harness.models import spec_from_entry
 
     for options in ({"latency_mode": "fast"}, {"batch_size": 0}, {"batch_size": "8"}):
         with pytest.raises(InputError, match="latency_mode|batch_size"):  # checked once, as the entry is read
             spec_from_entry("m", {"path": str(random_model), **options}, "[models.m]")
+
+
+def test_continuous_batching_times_each_case_from_its_own_prefill(random_model, suite):
+    """The reference cases in three slots: a slot refills as its case finishes, and a late case's latency
+    counts from its own prefill, not from the start of the run."""
+    backend = MLXBackend(ModelSpec(name="m", max_tokens=8, options={"path": str(random_model), "batch_size": 3}))
+    backend.load()
+    gens = list(backend.generate([Request(c) for c in suite.cases]))  # in the order they finish
+    assert len(gens) == len(suite.cases) > 18 and all(0 < g.ttft_s <= g.latency_s for g in gens)
+
+    def per_token(g):
+        return g.latency_s / g.completion_tokens
+
+    # timed from the run's start, the last case would take ~len/3 times as long per token as the first
+    assert per_token(gens[-1]) < 3 * per_token(gens[0])

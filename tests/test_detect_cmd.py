@@ -2,6 +2,7 @@
 import argparse
 import io
 import json
+import tracemalloc
 
 import pytest
 
@@ -32,10 +33,79 @@ def test_jsonl_file(tmp_path, capsys):
     assert lines[2]["calls"] == [{"name": "f", "arguments": {"n": "7"}}]  # typed by the record's tools
 
 
+def stdin(data: bytes, tty: bool = False):
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    stream.isatty = lambda: tty
+    return stream
+
+
 def test_stdin(monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"id": 1, "output": HERMES}) + "\n"))
+    monkeypatch.setattr("sys.stdin", stdin((json.dumps({"id": 1, "output": HERMES}) + "\n").encode()))
     assert detect_cmd.main(parse([])) == 0
     assert json.loads(capsys.readouterr().out)["format"] == "hermes_json"
+
+
+class CountingOut(io.StringIO):
+    def __init__(self):
+        super().__init__()
+        self.writes = self.flushes = 0
+
+    def write(self, s):
+        self.writes += 1
+        return super().write(s)
+
+    def flush(self):
+        self.flushes += 1
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_flushes_per_line_only_for_a_terminal(monkeypatch, tty):
+    lines = 50
+    data = "".join(json.dumps({"id": k, "output": HERMES if k % 2 else "prose"}) + "\n" for k in range(lines)).encode()
+    out = CountingOut()
+    monkeypatch.setattr("sys.stdin", stdin(data, tty))
+    monkeypatch.setattr("sys.stdout", out)
+    assert detect_cmd.main(parse(["-"])) == 0
+    assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == list(range(lines))
+    if tty:
+        assert out.flushes >= lines
+    else:
+        assert out.writes <= 2 and out.flushes == 1
+
+
+def test_non_utf8_line_is_named(tmp_path, capsys):
+    src = tmp_path / "latin.jsonl"
+    src.write_bytes(json.dumps({"output": "ok"}).encode() + b"\n" + b'{"output": "caf\xe9"}\n')
+    with pytest.raises(InputError, match=r"latin\.jsonl:2: not UTF-8 \(byte 0xe9 at byte offset 32, column 16\)"):
+        detect_cmd.main(parse([str(src)]))
+    assert json.loads(capsys.readouterr().out)["outcome"] == "none"  # the line before it is written
+
+
+def test_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        detect_cmd.main(parse([str(tmp_path)]))
+
+
+def test_streams_a_large_file_in_bounded_memory(tmp_path, monkeypatch):
+    """A 24 MB JSONL file is read line by line: the peak of Python allocations stays a small
+    fraction of the file (the longest line and one output block)."""
+    src = tmp_path / "big.jsonl"
+    unit = "The forecast for Bergen is rain, then sun. " * 100  # ~4.3 KB
+    with open(src, "w", encoding="utf-8") as f:
+        for k in range(5600):
+            f.write(json.dumps({"id": k, "output": unit if k % 50 else HERMES}) + "\n")
+    size = src.stat().st_size
+    assert size > 20_000_000
+    with open(tmp_path / "out.jsonl", "w") as sink:
+        monkeypatch.setattr("sys.stdout", sink)
+        tracemalloc.start()
+        try:
+            assert detect_cmd.main(parse([str(src)])) == 0
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < size / 20, (peak, size)
+    assert sum(1 for _ in open(tmp_path / "out.jsonl")) == 5600
 
 
 def test_bad_json_line_names_file_and_line(tmp_path):

@@ -155,6 +155,17 @@ def test_benchmark_samples_are_detected_as_labelled():
                 assert (found.outcome, found.format) == ("call", label), found
 
 
+def test_realistic_benchmark_mix_is_detected_as_labelled():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from detect_mix import mix
+    for kind, text in mix(300, seed=11):
+        found = detect(text)
+        if kind == "prose":
+            assert found.outcome == "none", (kind, found)
+        elif kind != "large":
+            assert (found.outcome, found.format) == ("call", kind), (kind, found)
+
+
 @pytest.mark.parametrize("content", ["use <think> tags", "ends with </think> here", "<think>x</think> kept",
                                      "[THINK] and <|channel|>analysis too"])
 def test_reasoning_tags_inside_arguments_are_payload(content):

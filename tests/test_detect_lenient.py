@@ -57,7 +57,8 @@ def test_strip_exactly_one_newline(raw, expected):
 
 @pytest.mark.parametrize("raw,expected", [
     ("\n5\n", 5), ("true", True), ("null", None), ('{"a": [1]}', {"a": [1]}),
-    ("hello world", "hello world"), ("2026-01-15", "2026-01-15"), ("{'k': 'v'}", "{'k': 'v'}"),
+    ("hello world", "hello world"), ("2026-01-15", "2026-01-15"), ("{'k': 'v', 'x': True}", {"k": "v", "x": True}),
+    ("['a', None]", ["a", None]), ("{not python}", "{not python}"), ("[1, 2", "[1, 2"),
     ("{\"code\": \"a\nb\"}", {"code": "a\nb"}),
 ])
 def test_xml_value_without_schema(raw, expected):
@@ -77,8 +78,18 @@ def test_xml_value_string_flag_keeps_text():
     ("FALSE", ("boolean",), False),
     ("None", ("object", "null"), None),
     ("[1, 'a']", ("array",), [1, "a"]),
-    ("{'a': 1}", ("array",), "{'a': 1}"),
+    ("{'a': 1}", ("array",), {"a": 1}),  # not an array: the literal's reading is kept, as for 5.5
     ("x", ("madeup",), "x"),
 ])
 def test_coerce(text, types, expected):
     assert coerce(text, types) == expected
+
+
+def test_tool_schemas_are_prepared_once_per_list():
+    from harness.detect.values import prepared_schema, schema_from_tools
+    tools = [{"name": "f", "parameters": {"properties": {"n": {"type": "integer"}}}}]
+    first = prepared_schema(tools)
+    assert prepared_schema(tools) is first and first == schema_from_tools(tools)
+    other = [{"name": "f", "parameters": {"properties": {"n": {"type": "string"}}}}]
+    assert prepared_schema(other).types("f", "n") == ("string",)  # another list is read for itself
+    assert prepared_schema(None) == prepared_schema([]) == schema_from_tools(None)

@@ -83,6 +83,23 @@ def test_marker_soup(text):
     assert_well_formed(detect(text))
 
 
+# Every code point, lone surrogates and control characters included, between marker fragments.
+ANY_CHAR = st.characters(blacklist_categories=(), codec=None)
+
+
+@FAST
+@given(st.lists(st.sampled_from(PIECES) | st.text(ANY_CHAR, max_size=3), max_size=40).map("".join))
+def test_marker_soup_with_any_character(text):
+    assert_well_formed(detect(text))
+
+
+@FAST
+@given(st.sampled_from(SAMPLES), st.integers(0, 10_000), st.text(ANY_CHAR, min_size=1, max_size=4))
+def test_any_character_inside_real_outputs(sample, where, chars):
+    at = where % (len(sample) + 1)
+    assert_well_formed(detect(sample[:at] + chars + sample[at:]))
+
+
 @FAST
 @given(st.sampled_from(SAMPLES + [PROSE]), st.lists(st.tuples(st.booleans(), st.integers(0, 10_000), st.sampled_from(PIECES)),
                                           min_size=1, max_size=4))

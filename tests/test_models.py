@@ -30,7 +30,19 @@ def test_model_folder_without_entry(tmp_path):
     ('[models.x]\nbackend = "mlx"\n', "missing key 'path'"),
     ('[models.x]\nbackend = "nope"\npath = "p"\n', "unknown backend 'nope'"),
     ('[models.x]\nbackend = "mlx"\npath = "p"\nmax_tokens = "many"\n', "'max_tokens' must be an integer"),
-    ('[models.x\n', "invalid TOML"),
+    ('[models.x\n', "not valid TOML"),
+    *((f'[models.x]\npath = "p"\n{body}\n', f"[models.x]: {needle}") for body, needle in [
+        ("max_tokens = 0", "'max_tokens' must be >= 1, got 0"),
+        ("max_tokens = 2.0", "'max_tokens' must be an integer"),
+        ("temperature = -0.1", "'temperature' must be >= 0"),
+        ("temperature = inf", "'temperature' must be a finite number"),
+        ("temperature = true", "'temperature'"),
+        ("top_p = 1.0001", "'top_p' must be > 0 and <= 1"),
+        ("top_p = -1", "'top_p'"),
+        ('seed = "7"', "'seed' must be an integer"),
+        ("batch_size = 0", "'batch_size' must be >= 1"),
+        ("extra_eos_tokens = [2]", "'extra_eos_tokens' must list token texts"),
+    ]),
 ])
 def test_bad_entries_name_the_key(tmp_path, body, needle):
     f = tmp_path / "models.toml"
@@ -52,3 +64,12 @@ def test_models_command_lists_entries():
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].startswith("demo\tmlx")
     assert "my-fused\tmlx" in r.stdout
+
+
+@pytest.mark.parametrize("body", ["temperature = 0", "temperature = 1.5", "top_p = 1", "top_p = 0.01", "max_tokens = 1",
+                                  "seed = 0"])
+def test_sampler_values_at_their_limits_are_accepted(tmp_path, body):
+    f = tmp_path / "models.toml"
+    f.write_text(f'[models.x]\npath = "p"\n{body}\n')
+    key, value = body.split(" = ")
+    assert getattr(resolve_model("x", f), key) == float(value)

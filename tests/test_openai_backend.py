@@ -11,8 +11,9 @@ from conftest import REFERENCE_SUITE, ROOT, run_cli
 from fault_server import GARBAGE, FaultServer, answer_text
 from harness import runner
 from harness.backends.base import Request
-from harness.backends.openai import OpenAIBackend, Reply, read_stream, retry_after_s, wire_messages
-from harness.errors import InputError
+from harness.backends.openai import OpenAIBackend, retry_after_s, wire_messages
+from harness.backends.openai_reply import Reply, read_stream
+from harness.errors import BackendUnavailable, InputError
 from harness.models import spec_from_entry
 from harness.results import read_manifest, read_records
 from harness.suite import load_suite
@@ -141,7 +142,7 @@ def test_server_down_at_load_names_the_url_and_the_fix():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     spec = spec_from_entry("down", {"backend": "openai", "base_url": f"http://127.0.0.1:{port}/v1", "model": "m"}, "[models.down]")
-    with pytest.raises(InputError, match=rf"127\.0\.0\.1:{port}/v1.*start the server"):
+    with pytest.raises(BackendUnavailable, match=rf"127\.0\.0\.1:{port}/v1.*start the server"):
         OpenAIBackend(spec).load()
 
 
@@ -164,9 +165,9 @@ def test_retry_after_parsing():
 
 def test_calls_without_index_and_whole_arguments_objects():
     reply = read_stream(iter([
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "a", "arguments": {"x": 1}}}]}}]}',
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "b", "arguments": "{\\"y\\""}}]}}]}',
-        'data: {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "finish_reason": "tool_calls"}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "a", "arguments": {"x": 1}}}]}}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "b", "arguments": "{\\"y\\""}}]}}]}',
+        b'data: {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": ": 2}"}}]}, "finish_reason": "tool_calls"}]}',
     ]), time.perf_counter())
     assert reply.tool_calls() == [{"function": {"name": "a", "arguments": {"x": 1}}},
                                   {"function": {"name": "b", "arguments": '{"y": 2}'}}]

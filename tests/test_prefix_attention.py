@@ -2,10 +2,11 @@
 module lasts only as long as batched generation."""
 import sys
 
-import mlx.core as mx
 import pytest
 
-from harness.backends import mlx_batch, mlx_prefix_attention
+from harness.backends import mlx_batch, mlx_prefix_attention  # first: loads OpenBLAS before mlx
+
+import mlx.core as mx  # noqa: E402,I001
 from harness.backends.base import Request
 from harness.backends.mlx import MLXBackend
 from harness.models import ModelSpec
@@ -21,11 +22,12 @@ def test_shared_prefix_attention_matches_fast_sdpa(queries_len):
     prefix_k, prefix_v = mx.random.normal((1, KV, P, D)), mx.random.normal((1, KV, P, D))
     own_k, own_v = mx.random.normal((B, KV, S, D)), mx.random.normal((B, KV, S, D))
     left_padding = mx.array([0, 3, 7])
-    cache = mlx_prefix_attention.SharedPrefixBatchCache(left_padding.tolist(), (prefix_k, prefix_v))
+    prefix = mlx_prefix_attention.prefix_operands(prefix_k, prefix_v)
+    cache = mlx_prefix_attention.SharedPrefixBatchCache(left_padding.tolist(), prefix)
     cache.update_and_fetch(own_k[..., :S - queries_len, :], own_v[..., :S - queries_len, :])
     mask = cache.make_mask(queries_len)  # causal over the own keys, hiding each sequence's left padding
 
-    got = mlx_prefix_attention.shared_prefix_attention(q, own_k, own_v, prefix_k, prefix_v, scale=0.25, mask=mask)
+    got = mlx_prefix_attention.attention(q, own_k, own_v, 0.25, mask, prefix)
     keys = mx.concatenate([mx.broadcast_to(prefix_k, (B, KV, P, D)), own_k], axis=2)
     values = mx.concatenate([mx.broadcast_to(prefix_v, (B, KV, P, D)), own_v], axis=2)
     full_mask = mx.concatenate([mx.ones((B, 1, queries_len, P), dtype=mx.bool_), mask], axis=-1)
@@ -83,3 +85,75 @@ def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, m
     shared = decode()
     monkeypatch.setattr(mlx_prefix_attention, "VERIFIED_MODULES", ())
     assert decode() == shared
+
+
+@pytest.mark.parametrize("queries_len, keys_len", [(1, 30), (7, 30), (1300, 1300), (600, 1700)])
+def test_causal_attention_matches_fast_sdpa(queries_len, keys_len):
+    """The prefill path: a plain cache's "causal" mask, long queries attended block by block."""
+    mx.random.seed(1)
+    q = mx.random.normal((1, 8, queries_len, 16))
+    k, v = mx.random.normal((1, 2, keys_len, 16)), mx.random.normal((1, 2, keys_len, 16))
+    mask = "causal" if queries_len > 1 else None
+    got = mlx_prefix_attention.attention(q, k, v, 0.25, mask)
+    want = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.25, mask=mask)
+    assert mx.abs(got - want).max().item() < 1e-5
+
+
+def test_additive_and_per_head_masks_match_fast_sdpa():
+    mx.random.seed(2)
+    B, H, KV, L, S, D = 2, 4, 2, 3, 11, 8
+    q, k, v = mx.random.normal((B, H, L, D)), mx.random.normal((B, KV, S, D)), mx.random.normal((B, KV, S, D))
+    boolean = mx.random.uniform(shape=(B, H, L, S)) > 0.3
+    boolean[..., 0] = True  # every query sees a key
+    additive = mx.where(boolean, 0.0, -1e9)
+    for mask in (boolean, additive):
+        got = mlx_prefix_attention.attention(q, k, v, 0.5, mask)
+        want = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.5, mask=mask)
+        assert mx.abs(got - want).max().item() < 1e-5
+
+
+def test_half_precision_attention_keeps_its_dtype():
+    mx.random.seed(3)
+    q = mx.random.normal((2, 4, 3, 16)).astype(mx.bfloat16)
+    k, v = (mx.random.normal((2, 2, 20, 16)).astype(mx.bfloat16) for _ in range(2))
+    prefix_k, prefix_v = (mx.random.normal((1, 2, 9, 16)).astype(mx.bfloat16) for _ in range(2))
+    got = mlx_prefix_attention.attention(q, k, v, 0.25, "causal", mlx_prefix_attention.prefix_operands(prefix_k, prefix_v))
+    keys = mx.concatenate([mx.broadcast_to(prefix_k, (2, 2, 9, 16)), k], axis=2)
+    values = mx.concatenate([mx.broadcast_to(prefix_v, (2, 2, 9, 16)), v], axis=2)
+    mask = mx.arange(29)[None] <= mx.arange(3)[:, None] + 26
+    want = mx.fast.scaled_dot_product_attention(q.astype(mx.float32), keys.astype(mx.float32),
+                                                values.astype(mx.float32), scale=0.25, mask=mask)
+    assert got.dtype == mx.bfloat16 and mx.abs(got.astype(mx.float32) - want).max().item() < 0.05
+
+
+def test_exp_is_accurate_and_underflows_to_tiny():
+    import numpy as np
+
+    x = -mx.abs(mx.random.normal((50000,)) * 15)
+    got, want = np.asarray(mlx_prefix_attention.exp(x)).astype(np.float64), np.exp(np.asarray(x).astype(np.float64))
+    assert np.max(np.abs(got - want) / want) < 1e-5
+    assert mlx_prefix_attention.exp(mx.array([0.0])).item() == 1.0
+    assert 0 <= mlx_prefix_attention.exp(mx.array([-mx.inf, -1e30])).max().item() < 1e-37
+
+
+def test_shared_prefix_decode_step_builds_one_lazy_graph(demo_model, monkeypatch):
+    """No evaluation inside a decode step's forward pass through the shared prefix: mlx evaluates the step
+    once (prefill, with its big score blocks, may evaluate per layer)."""
+    from mlx_lm import load
+
+    model, _ = load(str(demo_model))
+    prefix = mlx_batch.prefill(model, list(range(10, 50)))
+    caches = [mlx_prefix_attention.SharedPrefixCache.merge([c] * 3)
+              for c in mlx_prefix_attention.sequence_caches(prefix)]
+
+    def no_eval(*args, **kwargs):
+        raise AssertionError("evaluated inside the forward pass")
+
+    with mlx_prefix_attention.installed(model):
+        model(mx.array([[5, 6], [7, 8], [9, 10]]), cache=caches)  # each sequence's own first tokens
+        with monkeypatch.context() as patched:
+            patched.setattr(mx, "eval", no_eval)
+            patched.setattr(mx, "async_eval", no_eval)
+            patched.setattr(mlx_prefix_attention, "exp_eager", no_eval)
+            logits = model(mx.array([[11], [12], [13]]), cache=caches)
+        assert logits.shape[:2] == (3, 1) and mx.isfinite(logits).all().item()

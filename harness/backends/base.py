@@ -41,6 +41,19 @@ class Generation:
     timing: str = "sequential"
     error: str | None = None  # set when the backend failed: recorded as backend_error, not a model failure
     sampler: dict | None = None  # the settings a recorded output was generated with (replay)
+    truncated_output: bool = False  # the backend stopped reading a reply past its size limit
+
+
+@dataclass
+class CallProbe:
+    """The model's own probability of starting a call at the first assistant token (backend.probe())."""
+    case_id: str
+    sample: int
+    p_call: float | None  # None: not measurable here, `na` says why
+    na: str | None = None
+    marker: str | None = None  # the text whose probability p_call is
+    top_tokens: list[tuple[str, float]] = field(default_factory=list)  # most likely first tokens
+    prompt_tokens: int | None = None
 
 
 @dataclass
@@ -94,6 +107,17 @@ class Backend(ABC):
 
     def peak_memory_bytes(self) -> int | None:
         return None
+
+    # --- decision probes (issue 17): backends that see token probabilities override these -------
+    def probe(self, requests: list[Request]) -> list[CallProbe]:
+        """p_call per request, in request order, without generating."""
+        why = f"backend '{self.name}' gives no token probabilities"
+        return [CallProbe(case_id=r.case.id, sample=r.sample, p_call=None, na=why) for r in requests]
+
+    def score_candidates(self, request: Request, continuations: list[str]) -> list[float]:
+        """Length-normalised log-likelihood (mean log-probability per token) of each continuation of the
+        request's rendered prompt; what it continues is the assistant turn, so include its end token if wanted."""
+        raise NotImplementedError(f"backend '{self.name}' cannot score candidate continuations")
 
     def setup_warnings(self) -> list[str]:
         """Flaws in the model's setup found after load() (one line each), for the report's warnings."""

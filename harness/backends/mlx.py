@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from harness.backends.base import Backend, Generation, LoadInfo, Request
+from harness.backends.base import Backend, CallProbe, Generation, LoadInfo, Request
 from harness.backends.mlx_env import ensure_fast_blas
 from harness.backends.mlx_inspect import model_folder
 from harness.errors import InputError
@@ -53,6 +53,7 @@ class MLXBackend(Backend):
         "latency_mode": Option(str, "batched or sequential", choices=LATENCY_MODES),
         "batch_size": Option(int, "cases per batch", min=1),
     }
+    continuous = True  # refill batch slots as cases finish; False (fixed batches) only for comparisons
 
     def load(self) -> LoadInfo:
         self.latency_mode, self.batch_size = latency_options(self.spec)
@@ -104,13 +105,17 @@ class MLXBackend(Backend):
                                                   add_generation_prompt=True, **kwargs)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
+        return self._generate(requests, [self.render(r) for r in requests])
+
+    def _generate(self, requests: list[Request], prompts: list[list[int]], lead: str = "") -> Iterator[Generation]:
+        """Generate from token prompts; `lead` is text the prompts end with that belongs to the output
+        (a prefilled call marker), so the output stays what the assistant turn holds."""
         from mlx_lm.sample_utils import make_sampler
 
         from harness.backends import mlx_batch
 
         t0 = time.perf_counter()
         sampler = make_sampler(temp=self.spec.temperature, top_p=self.spec.top_p)
-        prompts = [self.render(r) for r in requests]
         reason = "latency_mode is sequential" if self.latency_mode == "sequential" else \
             SAMPLED_ALONE if self.spec.temperature > 0 else mlx_batch.unsupported_reason(self.model)
         if reason:
@@ -123,11 +128,12 @@ class MLXBackend(Backend):
             paths = [mlx_batch.attention_path(self.model, g.prefix_tokens) for g in groups]
             timing, self.details = "batched", {
                 "mode": "batched", "reason": None, "batch_size": max((g.batch_size for g in groups), default=0),
+                "continuous": self.continuous,
                 "attention": ",".join(sorted(set(paths))),
                 "groups": [{"cases": len(g.indices), "prefix_tokens": g.prefix_tokens, "batch_size": g.batch_size,
                             "attention": path} for g, path in zip(groups, paths)]}
             finished = mlx_batch.generate_groups(self.model, self.tokenizer, prompts, groups, self.spec.max_tokens,
-                                                 sampler)
+                                                 sampler, continuous=self.continuous)
         tokens = 0
         for done, f in enumerate(finished, 1):
             request, ids = requests[f.index], prompts[f.index]
@@ -135,11 +141,62 @@ class MLXBackend(Backend):
             elapsed = time.perf_counter() - t0
             self.details.update(generate_s=elapsed, cases_per_s=done / elapsed, generated_tokens_per_s=tokens / elapsed)
             yield Generation(
-                case_id=request.case.id, sample=request.sample, output=f.text,
+                case_id=request.case.id, sample=request.sample, output=lead + f.text,
                 prompt_sha256=hashlib.sha256(repr(ids).encode()).hexdigest(), prompt_tokens=len(ids),
                 completion_tokens=f.completion_tokens, latency_s=f.latency_s, ttft_s=f.ttft_s,
                 finish_reason=f.finish_reason, timing=timing,
             )
+
+    # --- decision probes (issue 17): the mlx work is in mlx_probe.py -----------------------------
+    def call_marker(self):
+        """The text that starts a call in this model's template (harness.probe.CallMarker), found once."""
+        if getattr(self, "_marker", None) is None:
+            from harness import doctor, probe
+            from harness.backends import mlx_inspect
+
+            kwargs = dict(self.spec.chat_template_kwargs)
+            self._marker = probe.call_marker(doctor.probe_template(self.tokenizer, kwargs),
+                                             mlx_inspect.reasons_by_default(self.tokenizer, kwargs))
+        return self._marker
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False) if text else []
+
+    def probe(self, requests: list[Request]) -> list[CallProbe]:
+        import math
+
+        from harness.backends import mlx_batch, mlx_probe
+
+        marker = self.call_marker()
+        prompts = [self.render(r) for r in requests]
+        if marker.na or not requests:
+            return [CallProbe(r.case.id, r.sample, None, na=marker.na, prompt_tokens=len(ids))
+                    for r, ids in zip(requests, prompts)]
+        given, forced = self._ids(marker.given), self._ids(marker.marker)
+        scores = mlx_probe.forced_logprobs(self.model, prompts, [given + forced] * len(prompts),
+                                           [mlx_batch.prefix_key(r.case) for r in requests], [len(given)] * len(prompts))
+        return [CallProbe(r.case.id, r.sample, math.exp(sum(s.logprobs[len(given):])), marker=marker.marker,
+                          top_tokens=[(self.tokenizer.decode([t]), p) for t, p in s.top], prompt_tokens=len(ids))
+                for r, ids, s in zip(requests, prompts, scores)]
+
+    def generate_forced(self, requests: list[Request]) -> Iterator[Generation]:
+        """Generation with the call marker prefilled: if the model had decided to call, what would it write?"""
+        marker = self.call_marker()
+        if marker.na:
+            raise InputError(f"{self.spec.source}: cannot force a call: {marker.na}")
+        lead = self._ids(marker.given) + self._ids(marker.marker)
+        return self._generate(requests, [self.render(r) + lead for r in requests], marker.given + marker.marker)
+
+    def score_candidates(self, request: Request, continuations: list[str]) -> list[float]:
+        from harness.backends import mlx_batch, mlx_probe
+
+        targets = [self._ids(c) for c in continuations]
+        if not all(targets):
+            raise InputError(f"case {request.case.id}: candidate continuation {targets.index([]) + 1} is empty; "
+                             "give each candidate some text")
+        prompt, key = self.render(request), mlx_batch.prefix_key(request.case)
+        scores = mlx_probe.forced_logprobs(self.model, [prompt] * len(targets), targets, [key] * len(targets))
+        return [sum(s.logprobs) / len(s.logprobs) for s in scores]
 
     def _generate_one(self, index: int, request: Request, ids: list[int], sampler):
         """Unbatched generation of one case: per-case latency and time to first token."""

@@ -56,6 +56,12 @@ def has_think_tokens(tok) -> bool:
     return bool(tok.has_thinking)
 
 
+def reasons_by_default(tok, kwargs: dict) -> bool:
+    """The model opens a reasoning block itself: think tokens, a template that reads enable_thinking, and
+    kwargs that do not turn it off (mlx-lm sets it to true)."""
+    return has_think_tokens(tok) and kwargs.get("enable_thinking") is not False and "enable_thinking" in template_text(tok)
+
+
 def next_token_behaviour(path: Path, prompts: list[str], adapter: Path | None = None, steps: int = 8):
     """Next-token logits (one mx array per prompt) and greedy continuations of a model, optionally
     with a LoRA adapter loaded on top; the model is freed before returning."""

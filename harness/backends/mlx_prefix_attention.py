@@ -2,33 +2,77 @@
 is kept once per layer instead of copied into every sequence, and attention against it runs as one matrix
 product for the whole batch instead of one small product per sequence.
 
-The result is ordinary attention over [prefix keys, own keys]; only the f32 summation order differs.
+A decode step stays in mlx's lazy graph, one evaluation per step: its softmax uses a polynomial exp built
+from elementwise ops (mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention). A prefill's
+score blocks are too big for the ~20 elementwise passes to stay in cache, so there the exp is numpy's (SIMD,
+one pass) at the cost of one evaluation per layer. The result is ordinary attention over [prefix keys, own
+keys]; only the f32 rounding differs.
 """
 import sys
 from contextlib import contextmanager
 
-import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import BatchKVCache, KVCache
 
-# model modules whose attention calls scaled_dot_product_attention plainly (GQA, no sinks, no sliding
-# window) and whose batched outputs the tests compare with sequential generation
-VERIFIED_MODULES = ("mlx_lm.models.qwen2",)
+from harness.backends.mlx_env import ensure_fast_blas
+
+ensure_fast_blas()  # before mlx is first imported, whoever imports this module first
+import mlx.core as mx  # noqa: E402
+from mlx_lm.models.cache import BatchKVCache, KVCache  # noqa: E402
+
+# model modules whose attention calls scaled_dot_product_attention plainly (GQA, no sinks, no softcap) and
+# whose batched outputs tests/test_model_families.py compares with sequential generation; mistral and
+# other model types that mlx-lm maps to llama run through mlx_lm.models.llama
+VERIFIED_MODULES = ("mlx_lm.models.qwen2", "mlx_lm.models.qwen3", "mlx_lm.models.qwen3_moe",
+                    "mlx_lm.models.llama", "mlx_lm.models.gemma")
+QUERY_BLOCK = 512  # causal prefill attends block by block, skipping the keys above the diagonal
+
+# exp(x) = 2^k * 2^f: k by the round-to-nearest trick (adding 1.5 * 2^23 leaves k in the low mantissa
+# bits), 2^k assembled from k's bits, 2^f for f in [-1/2, 1/2] by a degree-6 polynomial (~1e-7 relative)
+LOG2E = 1.4426950408889634
+ROUND = 12582912.0
+ROUND_BITS = 0x4B400000
+EXP2_POLY = (1.535336188319500e-4, 1.339887440266574e-3, 9.618437357674640e-3, 5.550332471162809e-2,
+             2.402264791363012e-1, 6.931472028550421e-1)
 
 
 def supported(model) -> bool:
-    """Verified on the CPU only, where the softmax runs in numpy (a GPU would pay a copy to the host)."""
+    """Verified on the CPU only (a GPU has a fused attention kernel of its own)."""
     return type(model).__module__ in VERIFIED_MODULES and mx.default_device() == mx.cpu
 
 
+def exp(x: mx.array) -> mx.array:
+    """exp(x) in float32 for x <= 0 (scores minus their row max), lazily; below e^-87 it returns ~1e-38,
+    not 0. The bit tricks need float32, so half-precision scores are widened first."""
+    y = mx.maximum(x.astype(mx.float32) * LOG2E, -126.0)
+    t = y + ROUND
+    f = y - (t - ROUND)
+    p = EXP2_POLY[0]
+    for c in EXP2_POLY[1:]:
+        p = p * f + c
+    scale = mx.view((mx.view(t, mx.int32) - (ROUND_BITS - 127)) * (1 << 23), mx.float32)
+    return (p * f + 1.0) * scale
+
+
+def exp_eager(x: mx.array) -> mx.array:
+    """exp(x) in float32 through numpy: evaluates x (and the graph before it) now."""
+    return mx.array(np.exp(np.asarray(x.astype(mx.float32))))
+
+
+def prefix_operands(keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+    """A layer's prefix keys and values (1, KV, P, D) laid out for attention's GEMMs, once per prefix:
+    keys transposed (KV, D, P) and values (KV, P, D), both contiguous."""
+    return mx.contiguous(keys[0].swapaxes(-1, -2)), mx.contiguous(values[0])
+
+
 class SharedPrefixBatchCache(BatchKVCache):
-    """A left-padded batch cache of each sequence's own tokens after the shared prefix. RoPE offsets count
-    the prefix; the mask (inherited) covers only the own tokens, as the prefix is visible to every query."""
+    """A left-padded batch cache of each sequence's own tokens after the shared prefix (prefix_operands).
+    RoPE offsets count the prefix; the mask (inherited) covers only the own tokens, as the prefix is visible
+    to every query."""
 
     def __init__(self, left_padding: list[int], prefix: tuple[mx.array, mx.array]):
         super().__init__(left_padding)
         self.prefix = prefix
-        self.offset = self.offset + prefix[0].shape[2]
+        self.offset = self.offset + prefix[1].shape[1]
 
 
 class SharedPrefixCache(KVCache):
@@ -48,54 +92,80 @@ class SharedPrefixCache(KVCache):
 
 def sequence_caches(prefix_cache: list) -> list:
     """Per-layer caches for sequences that continue `prefix_cache` (one object serves every sequence)."""
-    return [SharedPrefixCache((mx.contiguous(c.keys[..., :c.offset, :]), mx.contiguous(c.values[..., :c.offset, :])))
+    return [SharedPrefixCache(prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :]))
             for c in prefix_cache]
 
 
-def shared_prefix_attention(queries, keys, values, prefix_keys, prefix_values, scale: float, mask=None):
+def attention(queries, keys, values, scale: float, mask=None, prefix=None):
     """softmax(q [prefix_keys; keys]^T * scale) [prefix_values; values] with queries (B, H, L, D), own
-    keys/values (B, KV, S, D), prefix (1, KV, P, D) and a boolean mask (B, 1, L, S) over the own keys."""
+    keys/values (B, KV, S, D), an optional shared prefix (prefix_operands) seen by every query, and a mask
+    over the own keys: None, "causal", boolean or additive, broadcastable to (B, 1 or H, L, S)."""
+    L, S = queries.shape[2], keys.shape[2]
+    if isinstance(mask, str) and L > QUERY_BLOCK and prefix is None:
+        # a query block sees only the keys up to its last position
+        blocks = [_attention(queries[:, :, i:i + QUERY_BLOCK], keys[:, :, :S - L + i + QUERY_BLOCK],
+                             values[:, :, :S - L + i + QUERY_BLOCK], scale, mask, None)
+                  for i in range(0, L, QUERY_BLOCK)]
+        return mx.concatenate(blocks, axis=2)
+    return _attention(queries, keys, values, scale, mask, prefix)
+
+
+def _attention(queries, keys, values, scale, mask, prefix):
     B, H, L, D = queries.shape
-    KV, P = prefix_keys.shape[1], prefix_keys.shape[2]
-    GL = H // KV * L
+    KV, S = keys.shape[1], keys.shape[2]
+    G = H // KV
     # kv-head-major layout (KV, B, G*L, D): against the prefix, all queries of a kv head form one GEMM
-    q = (queries * scale).reshape(B, KV, GL, D).transpose(1, 0, 2, 3)
-    prefix_scores = (q.reshape(KV, B * GL, D) @ prefix_keys[0].swapaxes(-1, -2)).reshape(KV, B, GL, P)
-    own_scores = q @ keys.transpose(1, 0, 3, 2)
-    if mask is not None:
-        S = own_scores.shape[-1]
-        own_scores = mx.where(mask.reshape(1, B, 1, L, S), own_scores.reshape(KV, B, -1, L, S),
-                              mx.finfo(own_scores.dtype).min).reshape(KV, B, GL, S)
-    prefix_weights, own_weights, total = _softmax_parts(prefix_scores, own_scores)
-    out = (prefix_weights.reshape(KV, B * GL, P) @ prefix_values[0]).reshape(KV, B, GL, -1)
-    out = (out + own_weights @ values.transpose(1, 0, 2, 3)) / total
-    return out.reshape(KV, B, -1, L, out.shape[-1]).transpose(1, 0, 2, 3, 4).reshape(B, H, L, -1)
+    q = (queries * scale).reshape(B, KV, G * L, D).transpose(1, 0, 2, 3)
+    scores = _masked(q @ keys.transpose(1, 0, 3, 2), mask, B, KV, G, L, S)
+    top = scores.max(-1, keepdims=True)
+    if prefix is not None:
+        prefix_keys_t, prefix_values = prefix
+        P = prefix_values.shape[1]
+        prefix_scores = (q.reshape(KV, B * G * L, D) @ prefix_keys_t).reshape(KV, B, G * L, P)
+        top = mx.maximum(top, prefix_scores.max(-1, keepdims=True))
+    softmax_exp = exp if L == 1 else exp_eager  # a decode step, or a prefill's big blocks
+    weights = softmax_exp(scores - top)
+    total = weights.sum(-1, keepdims=True)
+    out = weights @ values.transpose(1, 0, 2, 3)
+    if prefix is not None:
+        prefix_weights = softmax_exp(prefix_scores - top)
+        total = total + prefix_weights.sum(-1, keepdims=True)
+        out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values).reshape(KV, B, G * L, -1)
+    out = (out / total).astype(queries.dtype)
+    return out.reshape(KV, B, G, L, -1).transpose(1, 0, 2, 3, 4).reshape(B, H, L, -1)
 
 
-def _softmax_parts(prefix_scores, own_scores):
-    """Unnormalised softmax weights of the two score blocks, merged by their joint max, and the row sums.
-    In numpy: mlx's CPU exp is scalar (~10 ns a value), numpy's is SIMD, and exps dominate this attention."""
-    mx.eval(prefix_scores, own_scores)
-    prefix, own = np.asarray(prefix_scores), np.asarray(own_scores)
-    top = np.maximum(prefix.max(-1, keepdims=True), own.max(-1, keepdims=True))
-    prefix, own = np.exp(prefix - top), np.exp(own - top)
-    total = prefix.sum(-1, keepdims=True) + own.sum(-1, keepdims=True)
-    return mx.array(prefix), mx.array(own), mx.array(total)
+def _masked(scores, mask, B, KV, G, L, S):
+    """Scores (KV, B, G*L, S) plus the mask as an additive bias (-inf where a boolean mask is False): the
+    mask has no kv-head or group axis, so converting it first is cheap, and an add is ~20x faster than
+    mx.where over the scores on a CPU."""
+    if mask is None:
+        return scores
+    if isinstance(mask, str):  # "causal": the L queries are the last L positions of the S keys
+        mask = mx.arange(S)[None] <= mx.arange(L)[:, None] + (S - L)
+    if mask.dtype == mx.bool_:
+        mask = mx.where(mask, mx.array(0.0, scores.dtype), mx.array(-mx.inf, scores.dtype))
+    mask = mx.broadcast_to(mask, (B, mask.shape[-3] if mask.ndim > 2 else 1, L, S))
+    # (B, heads, L, S) -> (1 or KV, B, 1 or G, L, S), matching the scores' kv-head-major layout
+    mask = mask.reshape(B, 1, 1, L, S) if mask.shape[1] == 1 else mask.reshape(B, KV, G, L, S)
+    return (scores.reshape(KV, B, G, L, S) + mask.transpose(1, 0, 2, 3, 4)).reshape(KV, B, G * L, S)
 
 
 @contextmanager
 def installed(model):
-    """Route the model's attention to shared_prefix_attention for SharedPrefixBatchCache layers while the
-    block runs; model modules import scaled_dot_product_attention by name, so the swap is in their globals."""
+    """Route the model's attention to attention() while the block runs (with the shared prefix for
+    SharedPrefixBatchCache layers); model modules import scaled_dot_product_attention by name, so the swap
+    is in their globals. Calls with extra arguments (sinks) keep mlx-lm's own attention."""
     module = sys.modules[type(model).__module__]
     original = module.scaled_dot_product_attention
 
-    def attention(queries, keys, values, cache, scale, mask, **kwargs):
-        if isinstance(cache, SharedPrefixBatchCache):  # extra arguments (sinks) fail loudly there
-            return shared_prefix_attention(queries, keys, values, *cache.prefix, scale=scale, mask=mask, **kwargs)
-        return original(queries, keys, values, cache=cache, scale=scale, mask=mask, **kwargs)
+    def routed(queries, keys, values, cache, scale, mask, **kwargs):
+        if kwargs:
+            return original(queries, keys, values, cache=cache, scale=scale, mask=mask, **kwargs)
+        prefix = cache.prefix if isinstance(cache, SharedPrefixBatchCache) else None
+        return attention(queries, keys, values, scale, mask, prefix)
 
-    module.scaled_dot_product_attention = attention
+    module.scaled_dot_product_attention = routed
     try:
         yield
     finally:

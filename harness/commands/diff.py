@@ -13,14 +13,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args) -> int:
     from harness.reporting.diff import compare, render
-    from harness.reporting.render import check_output_path, emit
+    from harness.reporting.render import emit
     from harness.results import load_run
+    from harness.userfiles import check_output_path
 
     if len(args.runs) < 2:
         raise InputError("harness diff: give at least two run folders (RUN_A RUN_B ...)")
     if args.format == "html" and not args.output:
         raise InputError("harness diff --format html: give -o FILE.html")
-    check_output_path(args.output)
+    check_output_path(args.output, "-o")
     doc = compare([load_run(run, args.skip_damaged) for run in args.runs])
     if args.format == "html":
         from harness.reporting.html import render_diff

@@ -6,6 +6,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.models import COMMON_OPTIONS
+from harness.options import flag_type
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", help="base model the adapter was trained on (with --adapter)")
     parser.add_argument("--adapter", help="LoRA adapter folder; checks that MODEL is base + adapter fused")
     parser.add_argument("--models", default="models.toml", help="models file (default ./models.toml)")
-    parser.add_argument("--max-tokens", type=int, help="the max_tokens you will run with (default: the model's)")
+    parser.add_argument("--max-tokens", type=flag_type(COMMON_OPTIONS["max_tokens"]),
+                        help="the max_tokens you will run with (default: the model's)")
     parser.add_argument("--format", choices=["table", "json"], default="table")
 
 

@@ -16,12 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args) -> int:
     from harness.reporting import diff
     from harness.reporting.gate import evaluate, junit_xml, load_rules, summary_md
-    from harness.reporting.render import check_output_path
     from harness.reporting.summary import summarize_run
     from harness.results import load_run
+    from harness.userfiles import check_output_path
 
-    for path in (args.junit, args.summary):
-        check_output_path(path)
+    check_output_path(args.junit, "--junit")
+    check_output_path(args.summary, "--summary")
     rules_spec = load_rules(args.rules)
     run = load_run(args.run, args.skip_damaged)  # each folder is read once for summary, comparison and JUnit
     summary = summarize_run(run)

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.bfcl import CATEGORIES, IRRELEVANCE_RULES, data_files, hermes_output, load_bfcl
+from harness.bfcl import CATEGORIES, IRRELEVANCE_RULES, data_files, hermes_output, load_bfcl, possible_cases
 from harness.errors import InputError
 
 HELP = """\
@@ -72,6 +72,9 @@ def _bfcl(args: argparse.Namespace) -> int:
         imported += cases
         for note in notes:
             print(f"{name}: {note}", file=sys.stderr)
+    imported, dropped = possible_cases(imported)
+    for reason in dropped:  # a suite holding them would be refused by validate
+        print(f"skipped {reason}", file=sys.stderr)
     out = Path(args.output)
     if out.suffix == ".jsonl":
         _write_jsonl(out, [item.case for item in imported])

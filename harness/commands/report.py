@@ -14,14 +14,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args) -> int:
-    from harness.reporting.render import check_output_path, emit, failures_option, render
+    from harness.reporting.render import emit, failures_option, render
     from harness.reporting.summary import summarize_run
     from harness.results import load_run
+    from harness.userfiles import check_output_path
 
     shown = failures_option(args.failures)
     if args.format == "html" and not args.output:
         raise InputError("harness report --format html: give -o FILE.html")
-    check_output_path(args.output)
+    check_output_path(args.output, "-o")
     run = load_run(args.run, args.skip_damaged)
     if args.format == "html":
         from harness.reporting.html import render_report

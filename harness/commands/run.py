@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="cases per batch (default: as many as fit in 25%% of memory, at most 32)")
     p.add_argument("--concurrency", type=flag_type(Option(int, min=1)),
                    help="requests in flight at once (openai backend; default 1)")
+    p.add_argument("--probe", action="store_true",
+                   help="also record each case's p_call (the model's probability of starting a call; mlx backend)")
     p.add_argument("--format", choices=["table", "md", "json"], default="table", help="report format")
     p.add_argument("--failures", default="10", metavar="N|all", help="failed cases to list (default 10; json lists all)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -47,6 +49,8 @@ def main(args) -> int:
         if not args.model:
             raise InputError("harness run: give --model NAME|PATH (try --model demo) or --replay FILE")
         spec = resolve_model(args.model, args.models)
+    if spec.backend == "replay":  # replay checks its recorded outputs against the suite being run
+        spec.options["suite"] = suite.path
     from harness.backends import backend_class
 
     takes = backend_class(spec.backend, spec.source).declared_options()
@@ -61,7 +65,8 @@ def main(args) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else runner.default_run_dir(args.out, suite, spec)
     shown = failures_option(args.failures)
     try:
-        outcome = runner.run(suite, spec, run_dir, samples=args.samples, progress=not args.quiet)
+        outcome = runner.run(suite, spec, run_dir, samples=args.samples, progress=not args.quiet,
+                             probe=args.probe)
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished cases are saved. Resume with: --run-dir {run_dir}", file=sys.stderr)
         return 130

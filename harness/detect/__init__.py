@@ -1,16 +1,21 @@
 """Tool-call detection in raw model output, in any known format (stdlib only).
 
 detect(text, tools) removes reasoning, runs the format cascade on what is visible, and labels
-near misses (calls inside reasoning, fenced or quoted calls)."""
+near misses (calls inside reasoning, fenced or quoted calls). Format modules live in formats/;
+the machinery (cascade, readers, values, reasoning, prose) beside this file."""
 from itertools import islice
 
 from harness.detect.base import Detection, ToolCall
-from harness.detect.cascade import first_marker, scan
-from harness.detect.reasoning import split_reasoning, tag_positions
+from harness.detect.cascade import OWNERS, scan
+from harness.detect.reasoning import REASONING_PAIRS, TAGS, split_reasoning
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
-from harness.detect.values import schema_from_tools
+from harness.detect.tokens import Tokens
+from harness.detect.values import prepared_schema
 
-__all__ = ["Detection", "ToolCall", "detect"]
+__all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
+
+_TOKENS = Tokens(list(OWNERS) + list(TAGS))  # markers and reasoning tags, found in one pass
+_REASONING = frozenset(TAGS)
 
 
 def detect(text: str, tools: list[dict] | None = None) -> Detection:
@@ -18,10 +23,12 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
     try:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        schema = schema_from_tools(tools)
+        schema = prepared_schema(tools)
+        hits = _TOKENS.find(text)
+        if not any(token in _REASONING for _, token in hits):
+            return scan(text, schema, hits=hits)
         split = split_reasoning(text)
-        tagged = split.reasoning or split.unfinished is not None
-        found = (_tag_inside_call(text, schema) if tagged else None) or scan(split.visible, schema)
+        found = _tag_inside_call(text, schema, hits) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
                 found.near_miss = IN_UNFINISHED_REASONING
@@ -32,11 +39,12 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         return Detection(outcome="malformed", near_miss=f"detector error: {type(exc).__name__}")
 
 
-def _tag_inside_call(text: str, schema) -> Detection | None:
+def _tag_inside_call(text: str, schema, hits: list[tuple[int, str]]) -> Detection | None:
     """The calls of the text read raw from a reasoning tag that sits inside a call's arguments
     (code that mentions `<think>`): the text before such a tag is a call cut off at the tag."""
-    start = first_marker(text)
-    for tag in islice(tag_positions(text, start), 8) if start >= 0 else ():
+    start = next((i for i, token in hits if token not in _REASONING), -1)
+    after = (i for i, token in hits if token in _REASONING and i > start)
+    for tag in islice(after, 8) if start >= 0 else ():
         head = split_reasoning(text[:tag]).visible
         cut = scan(head, schema, near_misses=False)
         if cut.outcome == "malformed" and cut.calls and cut.calls[-1].arguments is None:

@@ -1,16 +1,20 @@
 """The cascade: find every format marker in one regex pass, then offer the text to the formats in
-marker order (the earliest marker owns the output, so a marker quoted inside an argument does not
-hijack the call). Formats sharing a marker are tried in registry order, strongest first, and each
-declines (returns None) when what follows the marker is not its payload. Formats without a marker
-need the whole answer and run last. Adding a format = one module + one line in REGISTRY."""
-import re
+marker order. The formats sharing a marker are tried in registry order, strongest first, and each
+declines (None) when what follows the marker is not its payload. A format that reads calls says
+where its text ends; the scan goes on from there, so every complete call in the visible text
+counts, whichever format it is in, while a marker quoted inside a call's arguments is passed
+over. A call cut off or unreadable ends the scan (what follows is not trustworthy). Formats
+without a marker need the whole answer (given stripped) and run only when no marker format read anything.
+Adding a format = one module in formats/ + one line in REGISTRY."""
+import json
 
-from harness.detect import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm, granite,
-                            harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral, nemotron, openai_native,
-                            phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
 from harness.detect.base import Detection
-from harness.detect.prose import blank_before, fences, inside, json_call_in_prose, strip_end_tokens
+from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
+                                    granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
+                                    nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
+from harness.detect.prose import fences, inside, json_call_in_prose, strip_end_tokens
 from harness.detect.spec import FENCED, JSON_IN_PROSE, Format
+from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
 
 REGISTRY: tuple[Format, ...] = (
@@ -32,9 +36,11 @@ REGISTRY: tuple[Format, ...] = (
     qwen3_coder.SEED_OSS,
     mistral.V0,
     mistral.V11,
+    functionary.V2,
     # plain-text tags; `<tool_call>` is shared, so its owners go from most to least specific payload
     nemotron.FORMAT,
     glm.LONGCAT,
+    llama.FUNCTION_TAG,  # before Qwen3-Coder: a bare `<function=f>{json}` is this format
     qwen3_coder.FORMAT,
     glm.HUNYUAN,
     glm.GLM45,
@@ -43,7 +49,6 @@ REGISTRY: tuple[Format, ...] = (
     hermes.FORMAT,
     jamba.FORMAT,
     minimax.M1,
-    llama.FUNCTION_TAG,
     granite.GRANITE_20B,
     step3.FORMAT,
     anthropic_xml.FORMAT,
@@ -61,56 +66,63 @@ REGISTRY: tuple[Format, ...] = (
     functionary.BARE,
 )
 
-_OWNERS: dict[str, list[Format]] = {}
+OWNERS: dict[str, list[Format]] = {}
 for _fmt in REGISTRY:
     for _marker in _fmt.markers:
-        _OWNERS.setdefault(_marker, []).append(_fmt)
+        OWNERS.setdefault(_marker, []).append(_fmt)
 _WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
-# Longest first, so that a marker is never shadowed by one of its own prefixes.
-_MARKERS = re.compile("|".join(re.escape(m) for m in sorted(_OWNERS, key=len, reverse=True)))
-# Every marker contains one of these; text with none of them skips the marker pass.
-_HINTS = ("<", "[", ">>>", "```", "functools", "Action:")
-assert all(any(h in m for h in _HINTS) for m in _OWNERS)
-_MAX_ATTEMPTS = 64  # a bound on parser calls for text full of mentioned markers
+MARKERS = Tokens(OWNERS)
+_MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
+_JSON = json.JSONDecoder(strict=False)
+_FENCES_CHECKED = 16  # fences looked into for the near-miss label
 
 
-def first_marker(text: str) -> int:
-    """Where the first format marker sits, -1 when there is none."""
-    m = _MARKERS.search(text) if any(h in text for h in _HINTS) else None
-    return m.start() if m else -1
+def _one_json_value(text: str) -> bool:
+    try:
+        end = _JSON.raw_decode(text)[1]
+    except (ValueError, RecursionError):
+        return False
+    return end == len(text)
 
 
-def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
-    """Detect calls in reasoning-free text."""
+def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Detection:
+    """Detect calls in reasoning-free text; `hits` are its (position, marker) pairs when already found."""
     text = strip_end_tokens(text)
-    regions = fences(text) if "```" in text else []
-    mention = None
-    if any(h in text for h in _HINTS):
-        attempts = 0
-        for m in _MARKERS.finditer(text):
-            i = m.start()
-            if regions and inside(regions, i):
+    answer = text.strip()
+    hits = MARKERS.find(text) if hits is None else hits
+    if hits and answer[:1] in ("{", "[") and _one_json_value(answer):
+        hits = []  # the markers sit inside the strings of one JSON value: data, not calls
+    regions = fences(text) if hits and "```" in text else []
+    calls, label, bad, mention, pos, declined = [], None, False, None, 0, 0
+    for i, marker in hits:
+        if i < pos or (regions and inside(regions, i)):
+            continue
+        if i >= len(text) or declined > _MAX_DECLINED:
+            break
+        for fmt in OWNERS[marker]:
+            got = fmt.parse(text, i, schema)
+            if got is None or (got.detection.outcome == "none" and got.detection.near_miss):
+                mention = mention or (got and got.detection)  # a marker quoted in prose: keep looking
                 continue
-            view = blank_before(text, regions, i) if regions else text
-            for fmt in _OWNERS[m.group()]:
-                attempts += 1
-                found = fmt.parse(view, i, schema)
-                if found is None:
-                    continue
-                if found.outcome == "none" and found.near_miss:
-                    mention = mention or found  # a marker quoted in prose: keep looking
-                    continue
-                return found
-            if attempts > _MAX_ATTEMPTS:
-                break
-    lead = text.lstrip()[:1]
-    if lead and (lead in "{[_" or lead.isalpha()):
+            pos, found = max(got.end, i + 1), got.detection
+            calls += found.calls
+            label = label or found.format
+            bad = bad or found.outcome == "malformed"
+            break
+        else:
+            declined += 1
+        if bad:
+            break
+    if calls or bad:
+        return Detection(calls, label, "malformed" if bad else "call")
+    if answer and (answer[0] in "{[_" or answer[0].isalpha()):
         for fmt in _WHOLE_ANSWER:
-            found = fmt.parse(text, 0, schema)
-            if found is not None:
-                return found
+            got = fmt.parse(answer, 0, schema)
+            if got is not None:
+                return got.detection
     if near_misses:
-        for f in regions:
+        regions = regions or (fences(text) if "```" in text else [])
+        for f in regions[:_FENCES_CHECKED]:
             if scan(text[f.body_start:f.body_end], schema, near_misses=False).outcome != "none":
                 return Detection(near_miss=FENCED)
         if json_call_in_prose(text):

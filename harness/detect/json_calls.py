@@ -10,6 +10,8 @@ _SEPARATORS = re.compile(r"[\s,;]*")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
 _PARTIAL_NAME = re.compile(
     r"""["'](?:name|tool_name)["']\s*:\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+# A markdown fence opened inside a format's own marker is decoration (convention 2): the marker decides.
+_FENCE_OPEN = re.compile(r"```[\w-]*[ \t]*\n?\s*")
 
 
 def as_arguments(value) -> dict | None:
@@ -63,6 +65,11 @@ def partial_name(text: str, start: int, stop: int) -> str | None:
     return name.strip() or None
 
 
+def skip_fence(text: str, p: int) -> int:
+    """p, or just after a fence opener (```json) at p."""
+    return _FENCE_OPEN.match(text, p).end() if text.startswith("```", p) else p
+
+
 def _values(text: str, i: int) -> tuple[list, int, int | None]:
     """The value at i (an object, or the items of an array), where reading stopped, and where it
     failed (None when everything was read). Array items before a broken one are kept."""
@@ -90,9 +97,11 @@ def _values(text: str, i: int) -> tuple[list, int, int | None]:
             return items, j, j
 
 
-def json_calls(text: str, i: int, shape=to_call, stop: int | None = None) -> tuple[list[ToolCall], bool, int]:
-    """Calls from the objects/arrays at i, separated by whitespace, commas or semicolons.
-    Returns (calls, malformed, index after the last value read)."""
+def json_calls(text: str, i: int, shape=to_call, stop: int | None = None, per_line: bool = False,
+               named=partial_name) -> tuple[list[ToolCall], bool, int]:
+    """Calls from the objects/arrays at i, separated by whitespace, commas or semicolons. A value
+    that cannot be read ends the calls, or with `per_line` only its own line. Returns (calls,
+    malformed, index after the last value read); `named` recovers a cut-off call's name before `stop`."""
     calls, bad, n = [], False, len(text)
     while True:
         i = _SEPARATORS.match(text, i).end()
@@ -104,32 +113,27 @@ def json_calls(text: str, i: int, shape=to_call, stop: int | None = None) -> tup
             bad = bad or call is None or call.arguments is None
             if call is not None:
                 calls.append(call)
-        if failed is not None:
-            name = partial_name(text, failed, n if stop is None else stop)
-            if name:
-                calls.append(ToolCall(name, None))
+        if failed is None:
+            continue
+        line_end = text.find("\n", failed) if per_line else -1
+        name = named(text, failed, line_end if line_end >= 0 else n if stop is None else stop)
+        if name:
+            calls.append(ToolCall(name, None))
+        if line_end < 0:
             return calls, True, failed
+        bad, i = True, line_end
 
 
-def tagged_json(label: str, tag: str, starts: str = "{[", shape=to_call, fallback: bool = False) -> Format:
-    """A format whose calls are JSON after `tag` (repeated tags = parallel calls). The payload must
-    start with one of `starts`, else the text belongs to another format sharing the tag, unless
-    this format is the tag's `fallback`, which then reports a garbled call or a mention."""
+def tagged_json(label: str, tag: str, starts: str = "{[", shape=to_call, fallback: bool = False,
+                per_line: bool = False, named=partial_name) -> Format:
+    """A format whose calls are JSON after `tag` (the scan reads repeated tags one by one). The
+    payload must start with one of `starts`, else the text belongs to another format sharing the
+    tag, unless this format is the tag's `fallback`, which then reports a garbled call or a mention."""
     def parse(text, i, schema):
-        p = skip_ws(text, i + len(tag))
+        p = skip_fence(text, skip_ws(text, i + len(tag)))
         if p >= len(text) or text[p] not in starts:
             return unreadable(text, p, label) if fallback else None
-        calls, bad = [], False
-        while i >= 0:
-            p = skip_ws(text, i + len(tag))
-            nxt = text.find(tag, i + len(tag))
-            if p < len(text) and text[p] in starts:
-                got, failed, end = json_calls(text, p, shape, nxt if nxt >= 0 else len(text))
-                calls += got
-                bad = bad or failed
-                i = text.find(tag, max(end, p))  # a literal tag inside a JSON string is skipped
-            else:
-                bad = bad or unreadable(text, p, label).outcome == "malformed"
-                i = nxt
-        return result(label, calls, bad)
+        nxt = text.find(tag, p)
+        calls, bad, end = json_calls(text, p, shape, nxt if nxt >= 0 else None, per_line, named)
+        return result(label, calls, bad, end)
     return Format(label, (tag,), parse)

@@ -14,6 +14,10 @@ class Invalid(ValueError):
 
 
 _STRICT = json.JSONDecoder(strict=False)  # strict=False: raw newlines inside strings are accepted
+# The C decoder's error counts the lines from the start of the text up to the failure, so
+# failures far into a long text cost O(position): there it reads a window (a value longer than
+# the window falls to the linear lenient reader).
+_NEAR, _WINDOW = 4096, 1 << 16
 _MAX_DEPTH = 200  # deeper nesting is rejected instead of exhausting the stack
 _NUMBER = re.compile(r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _INT = re.compile(r"[-+]?\d[\d_]*")
@@ -31,7 +35,10 @@ def decode(text: str, pos: int = 0, delim: str | None = None) -> tuple[object, i
     strings (Gemma 4 `<|"|>`, FunctionGemma `<escape>`). Raises Incomplete or Invalid."""
     if pos < len(text) and text[pos] in '{["' and not text.startswith('"""', pos):
         try:
-            return _STRICT.raw_decode(text, pos)
+            if pos < _NEAR:
+                return _STRICT.raw_decode(text, pos)
+            value, end = _STRICT.raw_decode(text[pos:pos + _WINDOW])
+            return value, pos + end
         except (ValueError, RecursionError):
             pass
     return _Loose(text, delim).value(pos, 0)

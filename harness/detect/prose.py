@@ -1,6 +1,7 @@
 """Prose around calls: markdown fences (illustrations, rule 2), stray end tokens (rule 6) and
 call-shaped JSON mentioned in prose (rule 3)."""
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from harness.detect.json_calls import to_call
@@ -23,47 +24,38 @@ class Fence:
 
 def strip_end_tokens(text: str) -> str:
     """Drop end-of-turn tokens (and whitespace) trailing the output."""
-    while True:
-        stripped = text.rstrip()
-        for token in _END_TOKENS:
-            if stripped.endswith(token):
-                stripped = stripped[:-len(token)]
-        if stripped == text:
-            return text
-        text = stripped
+    text = text.rstrip()
+    while text.endswith(_END_TOKENS):
+        token = next(t for t in _END_TOKENS if text.endswith(t))
+        text = text[:-len(token)].rstrip()
+    return text
 
 
 def fences(text: str) -> list[Fence]:
     """Markdown fences, paired in order. ```tool_code (Gemma) and `Action: ```json` (Command-R)
     are the formats' own markers, not fences."""
     ticks = list(_TICKS.finditer(text))
-    out = []
+    out, line_start, seen, n = [], 0, 0, len(text)
+    line_end = text.find("\n")  # the searches move forward only, so that the fences cost one pass
     for k in range(0, len(ticks), 2):
         opener = ticks[k]
-        line_end = text.find("\n", opener.end())
-        body_start = len(text) if line_end < 0 else line_end + 1
-        info = text[opener.end():body_start].strip()
-        line_start = text.rfind("\n", 0, opener.start()) + 1
-        if info.startswith("tool_code") or _ACTION.search(text, line_start, opener.start()):
+        newline = text.rfind("\n", seen, opener.start())
+        line_start, seen = (newline + 1 if newline >= 0 else line_start), opener.start()
+        if 0 <= line_end < opener.end():
+            line_end = text.find("\n", opener.end())
+        body_start = n if line_end < 0 else line_end + 1
+        info = text[opener.end():min(body_start, opener.end() + 64)].strip()
+        if info.startswith("tool_code") or _ACTION.search(text, max(line_start, opener.start() - 64), opener.start()):
             continue
         closer = ticks[k + 1] if k + 1 < len(ticks) else None
-        body_end = closer.start() if closer else len(text)
-        out.append(Fence(opener.start(), closer.end() if closer else len(text), min(body_start, body_end), body_end))
+        body_end = closer.start() if closer else n
+        out.append(Fence(opener.start(), closer.end() if closer else n, min(body_start, body_end), body_end))
     return out
 
 
 def inside(regions: list[Fence], i: int) -> bool:
-    return any(f.start <= i < f.end for f in regions)
-
-
-def blank_before(text: str, regions: list[Fence], i: int) -> str:
-    """text with the fences that end before i replaced by spaces (positions are kept)."""
-    parts, pos = [], 0
-    for f in regions:
-        if f.end <= i:
-            parts += [text[pos:f.start], " " * (f.end - f.start)]
-            pos = f.end
-    return "".join(parts) + text[pos:] if parts else text
+    k = bisect_right(regions, i, key=lambda f: f.start) - 1  # regions are in order and do not overlap
+    return k >= 0 and i < regions[k].end
 
 
 def json_call_in_prose(text: str) -> bool:

@@ -4,7 +4,10 @@ everything after it reasoning. Harmony analysis messages count unless they name 
 import re
 from dataclasses import dataclass, field
 
-_PAIRS = (
+from harness.detect.trie import alternation
+
+# Reasoning open/close pairs, one per model family (doctor reads them too).
+REASONING_PAIRS: tuple[tuple[str, str], ...] = (
     ("<think>", "</think>"),
     ("<seed:think>", "</seed:think>"),
     ("[THINK]", "[/THINK]"),
@@ -15,7 +18,8 @@ _PAIRS = (
 )
 _ANALYSIS = "<|channel|>analysis"
 _MESSAGE = "<|message|>"
-_TAGS = re.compile("|".join(re.escape(tag) for pair in _PAIRS for tag in pair) + "|" + re.escape(_ANALYSIS))
+TAGS = tuple(tag for pair in REASONING_PAIRS for tag in pair) + (_ANALYSIS,)
+_TAGS = re.compile(alternation(TAGS))
 
 
 @dataclass
@@ -27,17 +31,14 @@ class Split:
 
 def split_reasoning(text: str) -> Split:
     split = Split(text)
-    for opener, closer in _PAIRS:
+    if not _TAGS.search(text):
+        return split
+    for opener, closer in REASONING_PAIRS:
         if opener in split.visible or closer in split.visible:
             _remove_pair(split, opener, closer)
     if _ANALYSIS in split.visible:
         _remove_analysis(split)
     return split
-
-
-def tag_positions(text: str, start: int):
-    """Where reasoning tags occur from start on."""
-    return (m.start() for m in _TAGS.finditer(text, start))
 
 
 def _remove_pair(split: Split, opener: str, closer: str) -> None:

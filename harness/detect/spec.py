@@ -1,4 +1,4 @@
-"""What a format module provides (a Format) and the helpers every format uses to build its Detection."""
+"""What a format module provides (a Format) and the helpers every format uses to report what it read."""
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -18,19 +18,31 @@ IN_REASONING = "call inside reasoning"
 
 
 @dataclass(frozen=True)
+class Parsed:
+    """One format's reading of the text at a marker."""
+    detection: Detection
+    end: int  # just after the text this format read: the scan looks for more calls from there
+
+
+@dataclass(frozen=True)
 class Format:
     label: str
     # Substrings that announce the format; () means the format needs the whole answer (no marker).
     markers: tuple[str, ...]
-    # parse(text, index of one of the markers, schema): a Detection, or None when the text at
-    # that marker is not this format (another format sharing the marker may own it).
-    parse: Callable[[str, int, Schema], Detection | None]
+    # parse(text, index of one of the markers, schema): what the format read there, or None when
+    # the text at that marker is not this format (another format sharing the marker may own it).
+    parse: Callable[[str, int, Schema], Parsed | None]
 
 
-def result(label: str, calls: list[ToolCall], malformed: bool = False) -> Detection:
+def result(label: str, calls: list[ToolCall], malformed: bool, end: int) -> Parsed:
     """'call' needs at least one call and nothing cut off or unreadable; a marker with no call is malformed."""
     bad = malformed or not calls or any(c.arguments is None for c in calls)
-    return Detection(calls=calls, format=label, outcome="malformed" if bad else "call")
+    return Parsed(Detection(calls=calls, format=label, outcome="malformed" if bad else "call"), end)
+
+
+def nothing(end: int, near_miss: str | None = None) -> Parsed:
+    """The format's own text holding no call (a final answer, a pseudo-tool), or a mention."""
+    return Parsed(Detection(near_miss=near_miss), end)
 
 
 def skip_ws(text: str, i: int) -> int:
@@ -41,12 +53,26 @@ def marker_at(text: str, i: int, markers: tuple[str, ...]) -> str:
     return next((m for m in markers if text.startswith(m, i)), markers[0])
 
 
-def unreadable(text: str, p: int, label: str) -> Detection:
+def unreadable(text: str, p: int, label: str) -> Parsed:
     """A marker whose payload (at p) this format cannot read: a cut-off or garbled call when the
     payload starts like code, else the marker is only mentioned in prose."""
     if p >= len(text) or text[p] in "{[<(":
-        return result(label, [], True)
+        return result(label, [], True, p)
     m = NAME.match(text, p)
     if m and m.end() < len(text) and text[m.end()] in "({":
-        return result(label, [], True)
-    return Detection(near_miss=MENTION)
+        return result(label, [], True, p)
+    return nothing(p, MENTION)
+
+
+_FOUND: dict[str, tuple[str, int, int]] = {}  # needle -> (text, searched from, found at)
+
+
+def find_ahead(text: str, needle: str, start: int) -> int:
+    """text.find(needle, start), remembering the last answer per needle so that the many forward
+    searches of one scan (a closer looked for at every call) cost one pass over the text."""
+    last = _FOUND.get(needle)
+    if last is not None and last[0] is text and last[1] <= start and (last[2] < 0 or last[2] >= start):
+        return last[2]
+    found = text.find(needle, start)
+    _FOUND[needle] = (text, start, found)
+    return found

@@ -45,6 +45,23 @@ def schema_from_tools(tools) -> Schema:
     return Schema(params) if params else NO_SCHEMA
 
 
+_PREPARED: dict[int, tuple[list, Schema]] = {}  # id(tools) -> (tools, schema): a suite's list is read once
+
+
+def prepared_schema(tools) -> Schema:
+    """schema_from_tools, cached by the identity of the tools list (a suite passes the same list for
+    every case); the list is kept so that its id cannot be reused by another list."""
+    if not tools:
+        return NO_SCHEMA
+    hit = _PREPARED.get(id(tools))
+    if hit is not None and hit[0] is tools:
+        return hit[1]
+    if len(_PREPARED) >= 64:
+        _PREPARED.clear()
+    schema = _PREPARED[id(tools)] = (tools, schema_from_tools(tools))
+    return schema[1]
+
+
 def _declared(prop) -> tuple[str, ...]:
     if not isinstance(prop, dict):
         return ()
@@ -69,10 +86,20 @@ def strip_newline(raw: str) -> str:
 
 
 def json_or_text(text: str):
+    """JSON if the text is JSON; a Python-literal dict or list ({'a': True}) as the JSON it means,
+    like pythonic calls; else the text itself."""
     try:
         return _JSON.decode(text)
     except (ValueError, RecursionError):
-        return text
+        pass
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            value = loads(text)
+        except ValueError:
+            return text
+        if isinstance(value, (dict, list)):
+            return value
+    return text
 
 
 def xml_value(raw: str, types: tuple[str, ...] | None = None, is_string: bool = False):

@@ -1,16 +1,22 @@
 """Calls written as XML-ish markup, "a call tag naming the tool, then one tag per parameter": the
 reader shared by Anthropic/MiniMax/DSML/Step-3 `<invoke>`, Qwen3-Coder/Seed `<function=>` and the
-GLM/Hunyuan/LongCat `<arg_key>` families. Each family is one Dialect."""
+GLM/Hunyuan/LongCat `<arg_key>` families. Each family is one Dialect.
+
+Models drop or garble closing tags; like vLLM and Ollama the reader recovers: a parameter that is
+never closed ends where the next parameter or the call ends, a closer with junk before its `>`
+(`</parameter/>`) or written twice still closes, and a call whose closer is missing ends at the
+wrapper's closer or the next call. Only a call cut off by the end of the text has unknown arguments."""
 import re
 from dataclasses import dataclass
 
 from harness.detect.base import ToolCall
 from harness.detect.lenient import decode
-from harness.detect.spec import Format, marker_at, result, skip_ws
+from harness.detect.spec import Format, find_ahead, marker_at, result, skip_ws
 from harness.detect.values import xml_value
 
 # Wrappers that several formats share: a wrapper followed by nothing tells us nothing.
 _SHARED = ("<tool_call>", "<tool_calls>", "<function_calls>")
+_JUNK = 16  # characters a garbled closer may hold before its `>`
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class Dialect:
     param_prefix: str
     param_open: re.Pattern  # a complete parameter header; group 1 = key; group "string" (optional) = DSML flag
     param_close: str
+    # Inside a value, where a new parameter begins even though the value was never closed.
+    param_restart: str
 
 
 def invoke_dialect(ns: str = "") -> Dialect:
@@ -36,6 +44,7 @@ def invoke_dialect(ns: str = "") -> Dialect:
         param_prefix=f"<{ns}parameter",
         param_open=re.compile(rf"<{ns}parameter{name}{flag}\s*>"),
         param_close=f"</{ns}parameter>",
+        param_restart=f"<{ns}parameter name=",
     )
 
 
@@ -49,8 +58,9 @@ def key_value_dialect(call: str, key: str, value: str, after_name: str = r"(?=\s
         call_open=re.compile(name),
         call_close=f"</{call}>",
         param_prefix=f"<{key}>",
-        param_open=re.compile(rf"<{key}>(.*?)</{key}>\s*<{value}>", re.S),
+        param_open=re.compile(rf"<{key}>([^<]*)(?:</{key}>\s*)+<{value}>"),  # a doubled </KEY> is tolerated
         param_close=f"</{value}>",
+        param_restart=f"<{key}>",
     )
 
 
@@ -60,51 +70,70 @@ def xml_format(label: str, markers: tuple[str, ...], d: Dialect) -> Format:
         marker = marker_at(text, i, markers)
         j = i if marker == d.call_prefix else skip_ws(text, i + len(marker))
         if not text.startswith(d.call_prefix, j):
-            rest = text[j:]
-            if d.call_prefix.startswith(rest) and (rest or marker not in _SHARED):
-                return result(label, [], True)  # cut off right after the wrapper
+            cut = len(text) - j < len(d.call_prefix) and d.call_prefix.startswith(text[j:])
+            if cut and (j < len(text) or marker not in _SHARED):
+                return result(label, [], True, len(text))  # cut off right after the wrapper
             return None
         if not d.claim.match(text, j):
             return None
-        calls, bad = read_calls(text, j, d, schema)
-        return result(label, calls, bad)
+        stops = (d.call_prefix,) if marker == d.call_prefix else (d.call_prefix, "</" + marker[1:])
+        calls, bad, end = read_calls(text, j, d, schema, stops)
+        return result(label, calls, bad, end)
     return Format(label, markers, parse)
 
 
-def read_calls(text: str, j: int, d: Dialect, schema) -> tuple[list[ToolCall], bool]:
-    calls, bad = [], False
-    while j >= 0:
+def read_calls(text: str, j: int, d: Dialect, schema, stops: tuple[str, ...]) -> tuple[list[ToolCall], bool, int]:
+    """The calls written back to back from j; `stops` end a call whose closer is missing."""
+    calls = []
+    while True:
         m = d.call_open.match(text, j)
         if not m:  # the header is cut off or garbled: the name is not known
-            return calls, True
+            return calls, True, len(text)
         name = m.group(1).strip()
-        args, end = _params(text, m.end(), d, schema, name)
+        args, end = _params(text, m.end(), d, schema, name, stops)
         calls.append(ToolCall(name, args))
-        bad = bad or args is None
-        j = text.find(d.call_prefix, end)
-    return calls, bad
+        if args is None:
+            return calls, True, end
+        j = skip_ws(text, end)
+        if not text.startswith(d.call_prefix, j):
+            return calls, False, end
 
 
-def _params(text: str, p: int, d: Dialect, schema, name: str) -> tuple[dict | None, int]:
-    """The parameters of one call and the index after its closing tag; None when the call never
-    closes (cut off: the arguments are unknown) or its body is unreadable."""
+def closer_end(text: str, p: int, tag: str) -> int:
+    """The end of closing tag `tag` at p, also when garbled before its `>` (`</parameter/>`,
+    `</parameter1>`); -1 when there is none."""
+    if text.startswith(tag, p):
+        return p + len(tag)
+    q = p + len(tag) - 1
+    if not text.startswith(tag[:-1], p):
+        return -1
+    k = text.find(">", q, q + _JUNK + 1)
+    return k + 1 if k >= 0 and "<" not in text[q:k] and "\n" not in text[q:k] else -1
+
+
+def _params(text: str, p: int, d: Dialect, schema, name: str, stops) -> tuple[dict | None, int]:
+    """The parameters of one call and the index after it; None when the call is cut off (the
+    arguments are unknown) or its body is unreadable."""
     args, n = {}, len(text)
     while True:
         p = skip_ws(text, p)
-        if text.startswith(d.call_close, p):
-            return args, p + len(d.call_close)
+        close = closer_end(text, p, d.call_close)
+        if close >= 0:
+            return args, close
         if p >= n:
             return None, n
+        if text.startswith(stops, p):  # the closer is missing, but the wrapper or the next call shows the end
+            return args, p
         m = d.param_open.match(text, p)
         if m:
-            end, p = _value_end(text, m.end(), d)
+            end, p = _value_end(text, m.end(), d, stops)
             if end < 0:
                 return None, n
-            key = m.group(1).strip()
+            key = m.group(1).split("<")[0].strip() or m.group(1).strip()
             is_string = (m.groupdict().get("string") or "") == "true"
             args[key] = xml_value(text[m.end():end], schema.types(name, key), is_string)
             continue
-        if text[p] == "{" and not args:  # DeepSeek V4 allows a JSON object as the whole body
+        if text[p] == "{" and not args:  # a JSON object as the whole body (DeepSeek V4, Qwen3-Coder variants)
             try:
                 value, after = decode(text, p)
             except ValueError:
@@ -112,22 +141,46 @@ def _params(text: str, p: int, d: Dialect, schema, name: str) -> tuple[dict | No
             if isinstance(value, dict):
                 args, p = value, after
                 continue
-        close = text.find(d.call_close, p)
+        close = find_ahead(text, d.call_close, p)
         return None, (close + len(d.call_close) if close >= 0 else n)
 
 
-def _value_end(text: str, start: int, d: Dialect) -> tuple[int, int]:
-    """Where a parameter value ends and where reading resumes. A closing tag counts only when
-    structure follows it, so a value holding a literal `</parameter>` stays whole; a value whose
-    closing tag is missing ends at the next parameter or at the end of the call."""
-    close, n = d.param_close, len(text)
-    first = k = text.find(close, start)
+def _past_closers(text: str, k: int, d: Dialect) -> int:
+    """k, or past the closers written again right after the one ending at k."""
+    while True:
+        again = closer_end(text, skip_ws(text, k), d.param_close)
+        if again < 0:
+            return k
+        k = again
+
+
+def _structural(text: str, k: int, d: Dialect, stops) -> bool:
+    """Whether structure follows position k: the text's end, a parameter, the call's end."""
+    k = skip_ws(text, k)
+    return k >= len(text) or text.startswith((d.param_prefix, d.call_close[:-1]) + stops, k)
+
+
+def _value_end(text: str, start: int, d: Dialect, stops) -> tuple[int, int]:
+    """Where a parameter value ends and where reading resumes; (-1, len) when it is cut off. A
+    closer counts only when structure follows it, so a value holding a literal `</parameter>`
+    stays whole; a value never closed ends at the next parameter or at the end of the call."""
+    n, prefix = len(text), d.param_close[:-1]
+    first = k = find_ahead(text, prefix, start)
+    first_end = -1
     while k >= 0:
-        after = skip_ws(text, k + len(close))
-        if after >= n or text.startswith(d.param_prefix, after) or text.startswith(d.call_close, after):
-            return k, k + len(close)
-        k = text.find(close, k + 1)
-    if first >= 0:
-        return first, first + len(close)
-    ends = [e for e in (text.find(d.param_prefix, start), text.find(d.call_close, start)) if e >= 0]
+        end = closer_end(text, k, d.param_close)
+        if end >= 0:
+            if first_end < 0:
+                first, first_end = k, end
+            if _structural(text, _past_closers(text, end, d), d, stops):
+                break
+        k = text.find(prefix, k + 1)
+    else:
+        k = first if first_end >= 0 else -1
+    if k >= 0:
+        restart = text.find(d.param_restart, start, k)
+        if restart >= 0 and d.param_open.match(text, restart + (d.param_restart[0] == "\n")):
+            return restart, restart
+        return k, _past_closers(text, closer_end(text, k, d.param_close), d)
+    ends = [e for e in (find_ahead(text, s, start) for s in (d.param_prefix, d.call_close) + stops) if e >= 0]
     return (min(ends), min(ends)) if ends else (-1, n)

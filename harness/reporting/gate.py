@@ -4,7 +4,6 @@ Rules are floors on accuracy (overall and per category, per scoring level), limi
 baseline run (cases broken, accuracy drop) and budgets (latency, size, memory, backend errors).
 Exit 0 when every rule passes, 1 when one fails, 2 when the rules file or a run is wrong.
 """
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -16,6 +15,7 @@ from harness.reporting.render import status_line
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
+from harness.userfiles import read_toml
 
 # Floors on a group of records (overall or a category): key -> scoring level (None: passed at all levels).
 FLOORS = {"min_accuracy": None, "min_decision": "decision", "min_tool": "tool", "min_call": "call",
@@ -92,12 +92,7 @@ def _value(x: float, kind: str) -> str:
 
 def load_rules(path: str | Path) -> dict:
     path = Path(path)
-    try:
-        rules = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such rules file; see examples/gate.toml") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: not valid TOML ({e})") from None
+    rules = read_toml(path, "gate rules file", "see examples/gate.toml")
     for section, table in rules.items():
         if section not in SECTIONS:
             raise InputError(f"{path}: unknown section [{section}]; known: {', '.join(SECTIONS)}")

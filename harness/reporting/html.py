@@ -14,7 +14,7 @@ from harness.reporting.render import headers, status_line, summary_lines, table_
 from harness.reporting.stats import percentile
 from harness.reporting.summary import summarize_run
 from harness.results import LoadedRun
-from harness.text import excerpt, pct, scrub
+from harness.text import excerpt, failure_label, pct, scrub
 
 RUN_COLORS = ["#4e79a7", "#f28e2b", "#76b7b2", "#b07aa1", "#edc948", "#9c755f", "#bab0ac"]
 PASS_COLOR, FAIL_COLOR = "#59a14f", "#e15759"
@@ -161,7 +161,8 @@ def render_report(run: LoadedRun) -> str:
                                                      if r.latency_s is not None])]),
         f"<h2>Failed cases ({len(failed)})</h2>" + (_table(
             ["case", "category", "reason", "detail", "output"],
-            [[r.name, r.category, r.reason, r.detail, _pre(r.output)] for r in failed[:FAILED_SHOWN]],
+            [[r.name, r.category, failure_label(r.reason, r.p_call), r.detail, _pre(r.output)]
+             for r in failed[:FAILED_SHOWN]],
             raw_columns=(4,)) if failed else '<p class="muted">none</p>')
         + (f'<p class="muted">{len(failed) - FAILED_SHOWN} more failed cases not shown; '
            f'harness report --format json lists them all</p>' if len(failed) > FAILED_SHOWN else ""),

@@ -7,7 +7,8 @@ from pathlib import Path
 from harness.errors import InputError
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
-from harness.text import ci_text, excerpt, human_bytes, md_code, pct, secs
+from harness.text import ci_text, excerpt, failure_label, human_bytes, md_code, pct, secs
+from harness.userfiles import check_output_path
 
 HEADERS = ["category", "correct", "total", "accuracy", "95% CI", "decision (95% CI)", "tool (95% CI)", "call (95% CI)"]
 SAMPLE_HEADERS = ["pass@k", "pass^k", "flip rate"]
@@ -114,13 +115,14 @@ def failure_lines(summary: Summary, shown: int | None, md: bool) -> str:
     more = len(summary.failures) - len(failures)
     tail = f"\n({more} more: --failures all)" if more else ""
     if md:
-        rows = [f"| {md_code(f.id)} | {md_code(f.category)} | {md_code(f.reason or '')} | {md_code(f.output)} |"
+        rows = [f"| {md_code(f.id)} | {md_code(f.category)} | {md_code(failure_label(f.reason, f.p_call))} | {md_code(f.output)} |"
                 for f in failures]
         return "\n".join([f"### failed cases ({len(summary.failures)})", "", "| case | category | reason | output |",
                           "|---|---|---|---|", *rows]) + tail
     lines = [f"failed cases ({len(summary.failures)}):"]
     for f in failures:
-        lines.append(f"  {excerpt(f.id, 60)} [{excerpt(f.category, 30)}] {f.reason}: {excerpt(f.detail, 100)}")
+        lines.append(f"  {excerpt(f.id, 60)} [{excerpt(f.category, 30)}] {failure_label(f.reason, f.p_call)}: "
+                     f"{excerpt(f.detail, 100)}")
         lines.append(f"    output: {f.output}")
     return "\n".join(lines) + tail
 
@@ -149,20 +151,9 @@ def failures_option(value: str) -> int | None:
     raise InputError(f"--failures: give a number of failed cases to list, or 'all'; got {value!r}")
 
 
-def check_output_path(output: str | None) -> None:
-    """Refuse an output file that cannot be written before any work is done."""
-    if not output:
-        return
-    path = Path(output)
-    if path.is_dir():
-        raise InputError(f"{output}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"{output}: folder {path.parent} does not exist; create it or write elsewhere")
-
-
 def emit(text: str, output: str | None) -> None:
     if output:
-        check_output_path(output)
+        check_output_path(output, "-o")
         Path(output).write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     else:

@@ -47,6 +47,7 @@ class Failure:
     reason: str | None
     detail: str
     output: str  # one line, escaped and cut
+    p_call: float | None = None  # with harness run --probe: the model's probability of starting a call
 
 
 @dataclass
@@ -155,7 +156,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
         tokens_per_s=throughput.get("tokens_per_s") if throughput else generation.get("generated_tokens_per_s"),
         decode_tokens_per_s=sum(decode) / len(decode) if decode else None,
         generation=generation,
-        failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100))
+        failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100), r.p_call)
                   for r in scored if not r.passed],
         warnings=list(manifest.warnings), damaged=damaged,
         extra=turn_metrics([r for r in everything if not r.not_judged]))

@@ -10,8 +10,10 @@ _NAME = r"<tool_call>\s*[A-Za-z_][\w.\-]*"
 
 GLM45 = xml_format("glm45", ("<tool_call>",), replace(
     _GLM, claim=re.compile(_NAME + r"[ \t]*\n\s*(?:<arg_key>|</tool_call>|\Z)")))
+# A name cut off by the end of the text follows the tag directly and does not end a sentence
+# (`Wrap calls in <tool_call> tags.` is prose).
 GLM47 = xml_format("glm47", ("<tool_call>",), replace(
-    _GLM, claim=re.compile(_NAME + r"(?:<arg_key>|</tool_call>|\Z)")))
+    _GLM, claim=re.compile(_NAME + r"(?:<arg_key>|</tool_call>)|<tool_call>[A-Za-z_](?:[\w.\-]*[\w\-])?\Z")))
 HUNYUAN = xml_format("hunyuan", ("<tool_calls>", "<tool_call>"), key_value_dialect(
     "tool_call", "arg_key", "arg_value", after_name=r"\s*<tool_sep>"))
 # The LongCat tag is unambiguous, so a cut-off name is still this format (malformed).

@@ -1,16 +1,18 @@
 """GPT-OSS harmony: messages `<|channel|>CH [to=RECIPIENT] [<|constrain|>json]<|message|>BODY<|end|>`;
 a message with a recipient is a call (`to=functions.NAME`, or a built-in such as `to=python`).
-Analysis messages without a recipient were already removed as reasoning."""
+Analysis messages without a recipient were already removed as reasoning; a message from a tool
+back to the assistant (`<|start|>functions.X to=assistant`) is a tool result, not a call."""
 import re
 
-from harness.detect.base import Detection, ToolCall
+from harness.detect.base import ToolCall
 from harness.detect.json_calls import as_arguments
 from harness.detect.lenient import loads
-from harness.detect.spec import Format, result
+from harness.detect.spec import Format, nothing, result
 
 _MESSAGE = "<|message|>"
 _RECIPIENT = re.compile(r"to=([^\s<]+)(?=\s|<)")
 _END = re.compile(r"<\|(?:end|call|return|start)\|>")
+_ROLES = ("assistant", "user", "system", "developer")  # recipients that are not tools
 
 
 def _call(recipient: str, body: str, closed: bool) -> ToolCall:
@@ -27,14 +29,16 @@ def _call(recipient: str, body: str, closed: bool) -> ToolCall:
 
 
 def _parse(text, i, schema):
-    calls, bad, seen, pos = [], False, False, 0
+    calls, bad, seen, pos = [], False, False, i
     while pos < len(text):
         m = text.find(_MESSAGE, pos)
         header = text[pos:m if m >= 0 else len(text)]
         # up to and including the `<` of <|message|>, which ends a recipient name
         recipient = _RECIPIENT.search(text, pos, m + 1 if m >= 0 else len(text))
+        if recipient and recipient.group(1) in _ROLES:
+            recipient = None
         if m < 0:  # a header cut off before its body
-            if recipient or "to=" in header:
+            if recipient or ("to=" in header and not _RECIPIENT.search(header)):
                 seen, bad = True, True
                 if recipient:
                     calls.append(ToolCall(recipient.group(1).removeprefix("functions."), None))
@@ -48,8 +52,8 @@ def _parse(text, i, schema):
             bad = bad or call.arguments is None
         pos = end.end() if end else len(text)
     if not seen:
-        return Detection()  # harmony without a recipient: an answer, no call
-    return result("harmony", calls, bad)
+        return nothing(len(text))  # harmony without a recipient: an answer, no call
+    return result("harmony", calls, bad, len(text))
 
 
 FORMAT = Format("harmony", ("<|channel|>", "<|start|>", _MESSAGE), _parse)

@@ -1,12 +1,11 @@
-"""Pythonic calls `[get_weather(city="Oslo"), get_time(tz="UTC")]` (Llama 3.2/4, ToolACE, BFCL
-prompts), also inside LFM2 markers, Llama 4 `<|python_start|>` and Olmo 3 `<function_calls>`
-(newline-separated). Keyword arguments only; values are Python literals read without eval."""
+"""Calls written as Python `name(key=value, ...)`: the reader shared by the pythonic list, LFM2,
+Llama 4, Olmo 3, Gemma `tool_code` and Llama built-ins. Keyword arguments only; values are Python
+literals read without eval."""
 import re
 
 from harness.detect.base import ToolCall
-from harness.detect.json_calls import json_calls
 from harness.detect.lenient import Incomplete, Invalid, decode
-from harness.detect.spec import NAME, Format, result, skip_ws
+from harness.detect.spec import NAME, skip_ws
 
 _SEPARATORS = re.compile(r"[\s,;]*")
 _KEY = re.compile(r"[A-Za-z_]\w*")
@@ -69,35 +68,3 @@ def starts_call_list(text: str, i: int) -> bool:
         return False
     m = NAME.match(text, skip_ws(text, i + 1))
     return bool(m) and text.startswith("(", skip_ws(text, m.end()))
-
-
-def _whole_answer(text, i, schema):
-    s = text.strip()
-    if not starts_call_list(s, 0):
-        return None
-    calls, bad, end = read_calls(s, 1, "]")
-    if end < len(s) and not bad:
-        return None  # prose after the list: a mention, not the answer
-    return result("pythonic", calls, bad)
-
-
-def _in_tag(label: str, tag: str, close: str) -> Format:
-    """Pythonic calls after a tag: a `[...]` list or bare newline-separated calls up to `close`."""
-    def parse(text, i, schema):
-        p = skip_ws(text, i + len(tag))
-        if starts_call_list(text, p):
-            calls, bad, _ = read_calls(text, p + 1, "]")
-        elif text.startswith(("{", "["), p):  # LFM2 also writes JSON inside the same markers
-            calls, bad, _ = json_calls(text, p)
-        elif p < len(text) and not NAME.match(text, p):
-            return None
-        else:
-            calls, bad, _ = read_calls(text, p, close)
-        return result(label, calls, bad)
-    return Format(label, (tag,), parse)
-
-
-PYTHONIC = Format("pythonic", (), _whole_answer)
-LLAMA4 = _in_tag("pythonic", "<|python_start|>", "<|python_end|>")
-LFM2 = _in_tag("lfm2", "<|tool_call_start|>", "<|tool_call_end|>")
-OLMO3 = _in_tag("olmo3", "<function_calls>", "</function_calls>")

@@ -15,16 +15,15 @@ def _call(obj):
     return to_call(obj, require_args=True)
 
 
-def _parse(text, i, schema):
-    s = text.strip()
+def _parse(s, i, schema):
     if not (s.startswith("{") or s.startswith("[") and s[1:].lstrip().startswith("{")):
         return None  # calls are objects: `[name(` is pythonic, `[1, 2]` is data
     calls, bad, end = json_calls(s, 0, _call)
-    if not calls or (end < len(s) and not bad):
-        return None  # data, or JSON followed by prose
+    if not calls or (end < len(s) and not bad and s[end:].strip("] \t\n")):
+        return None  # data, or JSON followed by prose (a stray `]` is convention 6)
     if any(c.arguments is None for c in calls) and not _ARGS_KEY.search(s):
         return None
-    return result("json_list" if s[0] == "[" else "llama3_json", calls, bad)
+    return result("json_list" if s[0] == "[" else "llama3_json", calls, bad, len(s))
 
 
 FORMAT = Format("llama3_json", (), _parse)

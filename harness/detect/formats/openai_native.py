@@ -2,10 +2,10 @@
 bare `tool_calls` list) with `function.arguments` as a JSON string, legacy `function_call`,
 Anthropic `tool_use` content blocks; and llama.cpp's generic `{"tool_call": ...}` /
 `{"tool_calls": [...]}` / `{"response": ...}` JSON. Only as the whole answer."""
-from harness.detect.base import Detection, ToolCall
+from harness.detect.base import ToolCall
 from harness.detect.json_calls import partial_name, to_call
 from harness.detect.lenient import decode
-from harness.detect.spec import Format, result, skip_ws
+from harness.detect.spec import Format, nothing, result, skip_ws
 
 _KEYS = ('"tool_calls"', '"function_call"', '"tool_use"', '"tool_call"', '"choices"', '"response"', '"function"')
 
@@ -42,8 +42,7 @@ def _items(obj) -> tuple[str, list] | None:
     return None
 
 
-def _parse(text, i, schema):
-    s = text.strip()
+def _parse(s, i, schema):
     if not s.startswith(("{", "[")) or not any(k in s for k in _KEYS):
         return None
     try:
@@ -52,7 +51,7 @@ def _parse(text, i, schema):
         if '"function"' not in s and '"tool_call' not in s:
             return None
         name = partial_name(s, 0, len(s))
-        return result("openai_native", [ToolCall(name, None)] if name else [], True)
+        return result("openai_native", [ToolCall(name, None)] if name else [], True, len(s))
     if skip_ws(s, end) != len(s) or not isinstance(obj, (dict, list)):
         return None
     found = _items(obj)
@@ -60,9 +59,9 @@ def _parse(text, i, schema):
         return None
     label, items = found
     if not items:
-        return Detection()  # a message or a response without calls
+        return nothing(len(s))  # a message or a response without calls
     calls = [to_call(x) for x in items]
-    return result(label, [c for c in calls if c], any(c is None for c in calls))
+    return result(label, [c for c in calls if c], any(c is None for c in calls), len(s))
 
 
 FORMAT = Format("openai_native", (), _parse)

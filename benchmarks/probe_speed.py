@@ -1,0 +1,58 @@
+"""Probing a suite (p_call per case, no generation) against generating it, on the same loaded model in one run.
+
+    .venv/bin/python benchmarks/probe_speed.py [--model demo] [--suite suites/coding_tools.toml] [--repeats 3]
+
+Both are timed wall-clock, in the backend's default batched mode, alternating probe and generation
+`--repeats` times after one warm-up of each; the medians are compared. Goal (issue 17): probing costs
+less than 20% of generating.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.backends.base import Request  # noqa: E402
+from harness.backends.mlx import MLXBackend  # noqa: E402
+from harness.models import resolve_model  # noqa: E402
+from harness.suite import load_suite  # noqa: E402
+
+GOAL = 0.20
+
+
+def timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="demo")
+    parser.add_argument("--models", default="models.toml")
+    parser.add_argument("--suite", default="suites/coding_tools.toml")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    backend = MLXBackend(resolve_model(args.model, args.models))
+    backend.load()
+    requests = [Request(c) for c in load_suite(args.suite).cases]
+    probe, generate = (lambda: backend.probe(requests)), (lambda: list(backend.generate(requests)))
+    probe(), generate()  # warm-up: compile kernels, find the call marker
+    probe_s, generate_s = [], []
+    for _ in range(args.repeats):
+        probe_s.append(timed(probe))
+        generate_s.append(timed(generate))
+    p, g = statistics.median(probe_s), statistics.median(generate_s)
+    tokens = sum(len(backend.render(r)) for r in requests)
+    print(f"model {args.model}, suite {args.suite}: {len(requests)} cases, {tokens} prompt tokens, "
+          f"max_tokens {backend.spec.max_tokens}, median of {args.repeats} wall-clock runs each (batched)")
+    print(f"probe (p_call, one forward pass per case): {p:.3f} s")
+    print(f"generate (the whole suite):                {g:.3f} s")
+    print(f"probing cost / generation cost: {p / g:.1%} (goal < {GOAL:.0%}): {'met' if p / g < GOAL else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

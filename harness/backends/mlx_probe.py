@@ -1,0 +1,115 @@
+"""Every mlx call for decision probes: teacher-forced log-probabilities of given tokens after each prompt
+(p_call, candidate scoring) and adapter checkpoints swapped into a loaded model.
+
+Prompts are grouped as generation groups them (mlx_batch.plan_groups): each group's shared prefix is
+prefilled once, then the suffixes and the forced tokens run as one right-padded batch. Right padding
+is exact under a causal mask: pad tokens come after every position that is read.
+"""
+from dataclasses import dataclass, field
+
+from harness.backends import mlx_batch
+from harness.backends.mlx_batch import mx
+
+LOGITS_BUDGET = 1 << 28  # bytes of float32 logits one batch may hold (B x T x vocab x 4)
+TOP_TOKENS = 5
+
+
+@dataclass
+class Forced:
+    """Log-probability of each forced token, and the most likely tokens at position `top_at`."""
+    logprobs: list[float]
+    top: list[tuple[int, float]] = field(default_factory=list)  # (token id, probability)
+
+
+def _batch_cache(prefix_cache: list, size: int) -> list:
+    """A copy of the prefix's KV cache for a batch of `size` sequences (the prefix cache stays untouched)."""
+    from mlx_lm.models.cache import KVCache
+
+    caches = []
+    for layer in prefix_cache:
+        cache = KVCache()
+        if layer.offset:
+            keys, values = layer.keys_and_values()
+            cache.state = (mx.repeat(keys, size, axis=0), mx.repeat(values, size, axis=0), layer.offset)
+        caches.append(cache)
+    return caches
+
+
+def forced_logprobs(model, prompts: list[list[int]], targets: list[list[int]], keys: list[str],
+                    top_at: list[int | None] | None = None) -> list[Forced]:
+    """log p(target token | prompt, earlier targets) for each prompt; `top_at[i]` asks for the most likely
+    tokens at that target position (0 = right after the prompt)."""
+    top_at = top_at or [None] * len(prompts)
+    vocab = model(mx.array([[0]])).shape[-1]  # never evaluated: the shape alone
+    groups = mlx_batch.plan_groups(prompts, keys, max(len(t) for t in targets), mlx_batch.kv_bytes_per_token(model))
+    results: list[Forced | None] = [None] * len(prompts)
+    for group in groups:
+        prefix_cache = mlx_batch.prefill(model, prompts[group.indices[0]][:group.prefix_tokens])
+        width = max(len(prompts[i]) + len(targets[i]) for i in group.indices) - group.prefix_tokens
+        size = max(1, min(group.batch_size, LOGITS_BUDGET // (4 * vocab * width)))
+        for start in range(0, len(group.indices), size):
+            chunk = group.indices[start:start + size]
+            for i, forced in zip(chunk, _score_chunk(model, prefix_cache, group.prefix_tokens, prompts, targets,
+                                                      top_at, chunk)):
+                results[i] = forced
+    return results
+
+
+def _score_chunk(model, prefix_cache: list, prefix: int, prompts, targets, top_at, chunk: list[int]) -> list[Forced]:
+    seqs = [prompts[i][prefix:] + targets[i][:-1] for i in chunk]
+    width = max(len(s) for s in seqs)
+    batch = mx.array([s + [0] * (width - len(s)) for s in seqs])
+    logits = model(batch, cache=_batch_cache(prefix_cache, len(chunk))).astype(mx.float32)
+    out = []
+    for row, i in enumerate(chunk):
+        first = len(prompts[i]) - prefix - 1  # the position whose logits predict the first target token
+        n = len(targets[i])
+        logp = logits[row, first:first + n] - mx.logsumexp(logits[row, first:first + n], axis=-1, keepdims=True)
+        picked = mx.take_along_axis(logp, mx.array(targets[i])[:, None], axis=-1)[:, 0]
+        top = []
+        if top_at[i] is not None:
+            probs = mx.exp(logp[top_at[i]])
+            ids = mx.argsort(-probs)[:TOP_TOKENS]
+            mx.eval(ids, probs)
+            top = [(int(t), float(probs[t].item())) for t in ids.tolist()]
+        mx.eval(picked)
+        out.append(Forced(logprobs=picked.tolist(), top=top))
+    return out
+
+
+def full_logprobs(model, prompt: list[int], target: list[int]) -> list[float]:
+    """The same figures from one uncached, unbatched forward pass: the reference the batched path must match."""
+    logits = model(mx.array(prompt + target[:-1])[None])[0].astype(mx.float32)
+    first = len(prompt) - 1
+    logp = logits[first:] - mx.logsumexp(logits[first:], axis=-1, keepdims=True)
+    return mx.take_along_axis(logp, mx.array(target)[:, None], axis=-1)[:, 0].tolist()
+
+
+# --- adapter checkpoints ------------------------------------------------------------------------
+
+def attach_adapters(model, adapter_dir) -> None:
+    """Turn the model's linears into the adapter's LoRA (or DoRA) layers, as mlx-lm's load_adapters does,
+    without loading weights: each checkpoint's weights are then swapped in by load_checkpoint."""
+    import json
+    from pathlib import Path
+
+    from mlx_lm.tuner.utils import linear_to_lora_layers
+
+    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    kind = config.get("fine_tune_type", "lora")
+    if kind != "full":
+        linear_to_lora_layers(model, config["num_layers"], config["lora_parameters"], use_dora=kind == "dora")
+    model.eval()
+
+
+def load_checkpoint(model, path) -> None:
+    """Swap one checkpoint's adapter weights into an attached model (strict about names and shapes)."""
+    from mlx.utils import tree_flatten
+
+    weights = mx.load(str(path))
+    params = dict(tree_flatten(model.parameters()))
+    bad = [name for name, w in weights.items() if name not in params or params[name].shape != w.shape]
+    if bad:
+        raise ValueError(f"{path}: {len(bad)} tensors fit no parameter of the model (first: {bad[0]})")
+    model.load_weights(list(weights.items()), strict=False)
+    mx.eval(model.parameters())

@@ -1,0 +1,1 @@
+"""One module per tool-call format family; each exposes Format objects that cascade.REGISTRY lists."""
