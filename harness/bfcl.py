@@ -26,6 +26,10 @@ CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple", "irr
               "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
               "live_irrelevance", "live_relevance")
 DIRECT_CATEGORIES = ("irrelevance", "live_irrelevance")  # the right answer is not to call
+# What an irrelevance case expects: "reply" = any reply but a call (an answer, a refusal or a
+# question; not an empty or unclear one); "bfcl" = BFCL's own rule, where anything that does not
+# decode as a call passes, a malformed call included.
+IRRELEVANCE_RULES = {"reply": {"any_of": ["answer", "decline", "ask"]}, "bfcl": {"any_of": ["direct", "malformed"]}}
 ANY_CALL_CATEGORIES = ("live_relevance",)  # any call is right; BFCL has no answer file for it
 
 # BFCL's GORILLA_TO_OPENAPI (bfcl_eval/constants/type_mappings.py); other types become string, as there
@@ -60,12 +64,13 @@ def possible_cases(items: list[BfclCase]) -> tuple[list[BfclCase], list[str]]:
     return kept, dropped
 
 
-def load_bfcl(data: str | None, categories: list[str]) -> list[BfclCase]:
-    """Read the categories from a bfcl_eval/data folder, an unpacked wheel, a .whl, or the installed package."""
+def load_bfcl(data: str | None, categories: list[str], irrelevance: str = "reply") -> list[BfclCase]:
+    """Read the categories from a bfcl_eval/data folder, an unpacked wheel, a .whl, or the installed package;
+    `irrelevance` names the rule of IRRELEVANCE_RULES the irrelevance categories expect."""
     label, files = data_files(data)
     cases = []
     for category in categories:
-        cases += import_category(label, files, category)
+        cases += import_category(label, files, category, irrelevance)
     return cases
 
 
@@ -100,7 +105,8 @@ def _zip_files(path: Path) -> tuple[str, dict[str, Callable[[], str]]]:
     return f"{path}!bfcl_eval/data", files
 
 
-def import_category(label: str, files: dict[str, Callable[[], str]], category: str) -> list[BfclCase]:
+def import_category(label: str, files: dict[str, Callable[[], str]], category: str,
+                    irrelevance: str = "reply") -> list[BfclCase]:
     versions = {int(m[1]): name for name in files
                 if (m := FILE_NAME.fullmatch(name)) and m[2] == category}
     if category not in CATEGORIES or not versions:
@@ -120,7 +126,7 @@ def import_category(label: str, files: dict[str, Callable[[], str]], category: s
             if record["id"] not in ids:
                 raise InputError(f"{where}: answer without a question in {name}; use matching BFCL files")
             answers[record["id"]] = _field(record, "ground_truth", list, where)
-    return [_convert(category, record, answers, f"{label}/{name}: line {line}: case {record['id']!r}")
+    return [_convert(category, record, answers, f"{label}/{name}: line {line}: case {record['id']!r}", irrelevance)
             for line, record in questions]
 
 
@@ -137,18 +143,17 @@ def _read_jsonl(label: str, name: str, text: str) -> list[tuple[int, dict]]:
     return records
 
 
-def _convert(category: str, record: dict, answers: dict[str, list], where: str) -> BfclCase:
+def _convert(category: str, record: dict, answers: dict[str, list], where: str, irrelevance: str) -> BfclCase:
     turns = _field(record, "question", list, where)
     if not turns or not isinstance(turns[0], list) or not turns[0]:
         raise InputError(f"{where}: field 'question' has no first turn; expected [[{{role, content}}, …]]")
     docs = _field(record, "function", list, where)
     if not all(isinstance(doc, dict) and isinstance(doc.get("name"), str) for doc in docs):
         raise InputError(f"{where}: field 'function' has an entry without a 'name'; use an unmodified BFCL file")
-    tools = [{"name": doc["name"], "description": doc.get("description", ""),
-              "parameters": to_json_schema(doc.get("parameters", {}))} for doc in docs]
+    tools = [to_tool(doc) for doc in docs]
     case = {"id": record["id"], "category": category, "messages": turns[0], "tools": tools}
     if category in DIRECT_CATEGORIES:
-        return BfclCase({**case, "expect": "direct"}, [])
+        return BfclCase({**case, "expect": IRRELEVANCE_RULES[irrelevance]}, [])
     if category in ANY_CALL_CATEGORIES:
         return BfclCase({**case, "expect": "tool"}, [ToolCall(docs[0]["name"], {})])
     if record["id"] not in answers:
@@ -170,6 +175,12 @@ def _convert(category: str, record: dict, answers: dict[str, list], where: str) 
         truth.append(ToolCall(name, _first_values(params, required, props)))
     expect = calls[0] if len(calls) == 1 else {"calls": calls}
     return BfclCase({**case, "expect": expect}, truth)
+
+
+def to_tool(doc: dict) -> dict:
+    """A BFCL function doc (which has a string "name") as a suite tool with a JSON-schema `parameters`."""
+    return {"name": doc["name"], "description": doc.get("description", ""),
+            "parameters": to_json_schema(doc.get("parameters", {}))}
 
 
 def to_json_schema(schema: dict) -> dict:

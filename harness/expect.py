@@ -13,6 +13,10 @@ Forms (`expect = …` in a suite):
   { steps = [ {call = …}, … ], order = "exact" | "any", final = EXPECTATION }   a scripted rollout
                                         (cases with [[cases.script]]): the calls over the episode, then
                                         the last turn's answer
+  "answer" | "ask" | "decline" | "call" | "malformed"   the response kind (harness/kinds.py) must be this;
+                                "call" is any detected call, even to a tool not offered ("tool" is not)
+  { ask = { about = [PARAM, …] } }                     ask, and the question names each PARAM (or
+                                                       words of its description)
 A MATCHER is a literal (deep equality; 1 and 1.0 are equal, true is not 1) or a table of keys that
 must all hold: one_of (+ normalize = "bfcl"), regex (re.search: anchor it yourself), contains,
 type, approx (+ tol), fields (+ extra_fields), items, optional, absent, from_result (+ path: the
@@ -32,6 +36,10 @@ MATCHER_KEYS = ("one_of", "normalize", "regex", "contains", "type", "approx", "t
 NORMALIZERS = ("bfcl",)
 EXTRA_POLICIES = ("forbid", "allow")
 ORDERS = ("any", "exact")
+RESPONSE_KINDS = ("answer", "ask", "decline", "call", "malformed")  # expectable kinds (not "unsure")
+STRING_FORMS = ("direct", "tool", "retry") + RESPONSE_KINDS
+FORMS_HINT = (f'use one of {", ".join(map(repr, STRING_FORMS))}, or a table with call, calls, any_of, answer, '
+              'retry, steps or ask')
 DEFAULT_TOL = 1e-6
 
 
@@ -81,7 +89,7 @@ class Answer:
 
 @dataclass
 class Expectation:
-    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "retry" | "any" | "steps"
+    kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "retry" | "any" | "steps" | "response"
     calls: list[CallExpect] = field(default_factory=list)  # one for "call"; the steps for "steps"
     order: str = "any"
     alternatives: "list[Expectation]" = field(default_factory=list)
@@ -89,12 +97,16 @@ class Expectation:
     retry: str = ""  # "retry": the call id to retry; "" is the conversation's last call
     no_repeat: bool = False
     final: "Expectation | None" = None  # "steps": the episode's last turn
+    response: str | None = None  # for "response": one of RESPONSE_KINDS
+    about: list[str] = field(default_factory=list)  # for an ask: parameters the question must name
 
 
 def is_tool_expected(exp: Expectation) -> bool:
     """True when the case expects a call; any_of expects one only if every alternative does."""
     if exp.kind == "any_of":
         return all(is_tool_expected(alt) for alt in exp.alternatives)
+    if exp.kind == "response":
+        return exp.response == "call"
     return exp.kind not in ("direct", "any")
 
 
@@ -119,32 +131,48 @@ def _matcher_references(m: Matcher, label: str) -> list[tuple[str, str | None, s
     return found
 
 
+def intended_kinds(exp: Expectation) -> frozenset[str]:
+    """The response kinds a case is written for, for confusion matrices: "direct" means an answer
+    (though it scores any reply without a call as passing)."""
+    if exp.kind == "any_of":
+        return frozenset().union(*(intended_kinds(alt) for alt in exp.alternatives))
+    if exp.kind == "response":
+        return frozenset([exp.response])
+    if exp.kind == "steps" and exp.final:
+        return intended_kinds(exp.final)  # the episode's last turn is the reply being judged
+    if exp.kind == "any":  # no_repeat alone: any reply without a repeated call
+        return frozenset()
+    return frozenset(["answer" if exp.kind == "direct" else "call"])
+
+
 def parse_expectation(raw: Any, where: str, name: str = "expect") -> Expectation:
     """Parse the suite form; `where` prefixes errors ("suites/x.toml: case 'a'")."""
     if isinstance(raw, str):
         if raw in ("direct", "tool", "retry"):
             return Expectation(raw)
-        _fail(where, name, f"unknown expectation {raw!r}",
-              'use "direct", "tool", "retry", or a table with call, calls, any_of, answer, retry or steps')
+        if raw in RESPONSE_KINDS:
+            return Expectation("response", response=raw)
+        _fail(where, name, f"unknown expectation {raw!r}", FORMS_HINT)
     if not isinstance(raw, dict):
-        _fail(where, name, f"expected a string or a table, got {_type_name(raw)}",
-              'use "direct", "tool", "retry", or a table with call, calls, any_of, answer, retry or steps')
+        _fail(where, name, f"expected a string or a table, got {_type_name(raw)}", FORMS_HINT)
     no_repeat = _flag(raw, "no_repeat", where, name)
     raw = {k: v for k, v in raw.items() if k != "no_repeat"}
-    forms = [key for key in ("call", "calls", "any_of", "answer", "retry", "steps") if key in raw]
+    forms = [key for key in ("call", "calls", "any_of", "answer", "retry", "steps", "ask") if key in raw]
     if not forms and "final" in raw:
         forms = ["steps"]  # a rollout judged on its answer alone
     if not forms and not raw and no_repeat:
         return Expectation("any", no_repeat=True)
     if len(forms) != 1:
         _fail(where, name, f"table has keys {sorted(raw)}",
-              "give exactly one of call, calls or any_of (or answer, retry, steps)")
+              "give exactly one of call, calls or any_of (or answer, retry, steps, ask)")
     exp = _parse_form(forms[0], raw, where, name)
     exp.no_repeat = no_repeat
     return exp
 
 
 def _parse_form(form: str, raw: dict, where: str, name: str) -> Expectation:
+    if form == "ask":
+        return _parse_ask(raw, where, name)
     if form == "call":
         return Expectation("call", calls=[parse_call(raw, where, name)])
     if form in ("calls", "steps"):
@@ -274,6 +302,20 @@ def parse_call(raw: Any, where: str, name: str, extra_keys: tuple = ()) -> CallE
     extra = _choice(raw.get("extra_arguments", "forbid"), EXTRA_POLICIES, where,
                     f"{name}.extra_arguments")
     return CallExpect(call, arguments, extra)
+
+
+def _parse_ask(raw: dict, where: str, name: str) -> Expectation:
+    _check_keys(raw, ("ask",), where, name)
+    spec = raw["ask"]
+    if not isinstance(spec, dict):
+        _fail(where, f"{name}.ask", f"expected a table, got {_type_name(spec)}",
+              'give { about = ["PARAM", …] }, or write expect = "ask"')
+    _check_keys(spec, ("about",), where, f"{name}.ask")
+    about = _nonempty_list(spec.get("about"), where, f"{name}.ask.about")
+    for i, item in enumerate(about):
+        if not _string(item, where, f"{name}.ask.about[{i}]"):
+            _fail(where, f"{name}.ask.about[{i}]", "empty", "name the parameter the question must ask for")
+    return Expectation("response", response="ask", about=list(about))
 
 
 def _check_literal(value: Any, where: str, name: str, allow_object: bool = False) -> None:

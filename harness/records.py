@@ -63,6 +63,12 @@ class Record(RecordNaming):
     call: bool | None = None
     expect: Any = None  # the expectation as written in the suite, so the run can be re-scored
     expects_call: bool | None = None  # the one definition of "tool case" (expect.is_tool_expected)
+    # what the reply does (harness/kinds.py) and what it invented, counted whatever the case expects
+    response_kind: str | None = None  # call | answer | ask | decline | malformed | unsure; None before kinds
+    kind_cue: str = ""  # what decided the kind, for people
+    hallucinated_tools: list[str] = field(default_factory=list)  # called names the case did not offer
+    hallucinated_arguments: list[str] = field(default_factory=list)  # "tool.arg" an offered schema lacks
+    tools_offered: int | None = None  # how many tools the case offered; None before kinds
     # multi-turn (conversation.py, episodes.py): which turn, and what the turn did with earlier results
     turn: int | None = None  # the assistant turn judged, counted from 0 over the conversation
     episode: bool | None = None  # True: a rollout's verdict; False: one turn inside a rollout; None: a one-turn case

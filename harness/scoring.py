@@ -1,7 +1,8 @@
 """Score one Detection against a case's Expectation: a Verdict per level with a failure reason.
 
-Levels, each its own accuracy column: decision (called vs answered directly, as expected), tool
-(right tool names as a multiset), call (names and argument values under the matchers; for a direct
+Levels, each its own accuracy column: decision (called vs answered directly, as expected; for
+answer/ask/decline expectations, the response kind), tool (right tool names as a multiset; "tool"
+needs them offered), call (names and argument values under the matchers; for a direct
 answer, its text under `answer`). A case that fails a level fails every level after it; a passing
 direct case passes all three. In a conversation with tool turns, `history` (the calls made so far
 and their results) binds from_result matchers and decides no_repeat and retry.
@@ -18,15 +19,16 @@ from harness.detect import detect
 from harness.detect.base import Detection, ToolCall
 from harness.detect.reasoning import split_reasoning
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
-from harness.records import Record
+from harness.kinds import classify, hallucinations, kind_mismatch, outcome_fields, tool_schemas
+from harness.records import NOT_JUDGED, Record
 
 if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
     from harness.backends.base import Generation
     from harness.suite import Case
 
-REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count",
-           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "wrong_answer",
-           "no_repeat", "unchanged_arguments", "backend_error", "harness_error")
+REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_count", "hallucinated_tool",
+           "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "wrong_answer", "no_repeat",
+           "unchanged_arguments", "no_ask", "vague_ask", "no_decline", "wrong_kind", "backend_error", "harness_error")
 MAX_OUTPUT_CHARS = 4_000_000  # an output past this is cut in the record (flagged output_truncated)
 LEVELS = ("decision", "tool", "call")
 
@@ -80,6 +82,7 @@ def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detec
         passed=verdict.passed, level=verdict.level, reason=verdict.reason, detail=verdict.detail,
         decision=verdict.decision, tool=verdict.tool, call=verdict.call,
         expect=expect_raw, expects_call=expects_call, **turn,
+        **outcome_fields(gen.output, detection, case.tools, judged=verdict.reason not in NOT_JUDGED),
         latency_s=gen.latency_s, ttft_s=gen.ttft_s, timing=gen.timing,
         prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
         # per-case decode speed means something only when the case ran alone
@@ -107,8 +110,8 @@ def detect_generation(gen: "Generation", tools: list[dict]) -> Detection:
 
 def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None,
           history: History | None = None, output: str = "") -> Verdict:
-    """`tools` (the case's tool schemas) only refines wrong_value into wrong_type; `output` (the raw
-    text) is read only by `answer`."""
+    """`tools` (the case's tool schemas; None: not known) refines wrong_value into wrong_type and flags
+    calls to tools not offered; `output` (the raw text) is read by `answer` and the response kinds."""
     history = history or History()
     verdict = _score(bind_results(expect, history), detection, tools, history, output)
     if expect.no_repeat and (verdict.passed or verdict.level == "call"):
@@ -124,6 +127,9 @@ def _score(expect: Expectation, detection: Detection, tools: list[dict] | None, 
         # the alternative that got furthest explains the failure best; max keeps the first of ties
         verdicts = [score(alt, detection, tools, history, output) for alt in expect.alternatives]
         return max(verdicts, key=lambda v: (v.decision, v.tool, v.call))
+    if expect.kind == "response":
+        miss = kind_mismatch(expect.response, expect.about, classify(output, detection, tools), tools)
+        return failed_verdict("decision", *miss) if miss else passed_verdict()
     names = [c.name for c in detection.calls]
     if expect.kind == "any":
         if detection.outcome == "malformed":
@@ -141,6 +147,9 @@ def _score(expect: Expectation, detection: Detection, tools: list[dict] | None, 
         near = f" (near miss: {detection.near_miss})" if detection.near_miss else ""
         return failed_verdict("decision", "no_call", f"expected a call, got a direct answer{near}")
     if expect.kind == "tool":
+        # named expectations fail an invented tool as wrong_tool already; records count it either way
+        if tools is not None and (invented := hallucinations(detection, tools).tools):
+            return failed_verdict("tool", "hallucinated_tool", f"called {', '.join(map(repr, invented))}, not offered")
         if detection.outcome == "call":
             return passed_verdict()
         level = "call" if names else "tool"  # was at least one name complete?
@@ -158,7 +167,7 @@ def _score(expect: Expectation, detection: Detection, tools: list[dict] | None, 
     if detection.outcome == "malformed" or cut:
         return failed_verdict("call", "malformed_call",
                        f"the arguments were cut off or unparseable{_names_text(cut or names)}")
-    mismatch = _match_calls(expect, detection.calls, _schemas(tools))
+    mismatch = _match_calls(expect, detection.calls, tool_schemas(tools))
     if mismatch:
         return failed_verdict("call", mismatch.reason, mismatch.detail)
     return passed_verdict()
@@ -202,7 +211,7 @@ def match_call(e: CallExpect, call: ToolCall, tools: list[dict] | None, history:
     if call.arguments is None:
         return Mismatch("malformed_call", f"the arguments of {call.name!r} were cut off or unparseable")
     bound = bind_results(Expectation("call", calls=[e]), history).calls[0]
-    return _match_call(bound, call, _schemas(tools))
+    return _match_call(bound, call, tool_schemas(tools))
 
 
 def _match_calls(expect: Expectation, got: list[ToolCall], schemas: dict) -> Mismatch | None:
@@ -367,16 +376,6 @@ def max_matching(ok: list[list[bool]]) -> dict[int, int]:
     for i in range(len(ok)):
         augment(i, set())
     return {i: j for j, i in owner.items()}
-
-
-def _schemas(tools: list[dict] | None) -> dict[str, dict]:
-    """Tool name -> its parameters schema; accepts flat and OpenAI-wrapped tool dicts."""
-    schemas = {}
-    for tool in tools or []:
-        spec = tool.get("function", tool)
-        if isinstance(spec, dict) and "name" in spec:
-            schemas[spec["name"]] = spec.get("parameters") or {}
-    return schemas
 
 
 def passed_verdict() -> Verdict:

@@ -35,17 +35,25 @@ REFERENCE_MULTI_TURN = {
 }
 
 
+# replies of the kinds the reference suite's ask and decline cases expect
+REPLIES = {"direct": "A direct answer.", "ask": "Which file do you mean? Give me its path or the text to search for.",
+           "decline": "Sorry, I can't do that with the tools I have."}
+
+
 def passing_output(case) -> str:
     if case.id in REFERENCE_MULTI_TURN:  # judged on the turn after a tool result: an output of its own
         return REFERENCE_MULTI_TURN[case.id][0]
     expect = case.expect_raw
-    return "A direct answer." if expect == "direct" else call(expect["call"], **ARGUMENTS[expect["call"]])
+    if isinstance(expect, dict) and "call" in expect:
+        return call(expect["call"], **ARGUMENTS[expect["call"]])
+    return REPLIES["ask" if isinstance(expect, dict) else expect]
 
 
 def failing_output(case) -> str:
     if case.id in REFERENCE_MULTI_TURN:
         return REFERENCE_MULTI_TURN[case.id][1]
-    return call("read_file", path="x") if case.expect_raw == "direct" else "I would rather not use a tool."
+    expect = case.expect_raw
+    return "I would rather not use a tool." if isinstance(expect, dict) and "call" in expect else call("read_file", path="x")
 
 
 def single_turn_suite(folder: Path) -> Path:

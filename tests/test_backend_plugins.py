@@ -52,7 +52,7 @@ def test_entry_point_backend_runs_a_suite_through_the_cli(tmp_path, monkeypatch)
                 "--run-dir", str(tmp_path / "run"), "--quiet")
     assert r.returncode == 0, r.stderr
     records = read_records(tmp_path / "run")
-    assert len(records) == 27 and all(r.detection.format == "hermes_json" for r in records)
+    assert len(records) == 33 and all(r.detection.format == "hermes_json" for r in records)
     # the first tool is execute_code with a `code` argument: every typecheck case passes the tool level
     assert all(r.tool for r in records if r.category == "typecheck")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())

@@ -28,7 +28,7 @@ def imported():
 
 def judge(case, text):
     from harness.detect import detect
-    return score(parse_expectation(case["expect"], case["id"]), detect(text, case["tools"]), case["tools"])
+    return score(parse_expectation(case["expect"], case["id"]), detect(text, case["tools"]), case["tools"], output=text)
 
 
 # ground truth as different model families would write it
@@ -57,7 +57,7 @@ def test_imports_every_fixture_category(imported):
     case = imported["live_simple_0-0-0"].case
     assert list(case) == ["id", "category", "messages", "tools", "expect"]
     assert [m["role"] for m in case["messages"]] == ["system", "user"]
-    assert imported["irrelevance_0"].case["expect"] == "direct"
+    assert imported["irrelevance_0"].case["expect"] == {"any_of": ["answer", "decline", "ask"]}
     assert imported["live_relevance_0-0-0"].case["expect"] == "tool"
 
 

@@ -58,8 +58,8 @@ def test_flips_ratios_and_mcnemar(pair):
     doc = compare(list(pair))
     assert doc["flips"] == {"fixed": ["typecheck-1"], "broken": BROKEN_IN_B}
     assert doc["mcnemar_p"] == pytest.approx(0.125)  # b=1 fixed, c=6 broken
-    assert doc["compared"] == 20 and doc["backend_error_cases"] == 0
-    assert [o["passed"] for o in doc["overall"]] == [19, 14]
+    assert doc["compared"] == 26 and doc["backend_error_cases"] == 0
+    assert [o["passed"] for o in doc["overall"]] == [25, 20]
     assert doc["categories"]["lint"][1]["accuracy"] == pytest.approx(1 / 3)
     lint = doc["pairs"][0]["categories"]["lint"]
     assert lint == {"fixed": 0, "broken": 2, "mcnemar_p": pytest.approx(0.5)}
@@ -74,7 +74,7 @@ def test_flips_ratios_and_mcnemar(pair):
     assert table["load time"] == ["2.00 s", "3.00 s", "1.50x"]
     assert table["peak memory"][-1] == "2.00x"
     assert table["latency p95"] == ["1.00 s", "2.00 s", "2.00x"]
-    assert table["overall (20)"] == ["95.0%", "70.0%", "0.74x"]
+    assert table["overall (26)"] == ["96.2%", "76.9%", "0.80x"]
     assert table["tool calls on tool cases"][:2] == ["12/13", "9/13"]
 
     text = render(doc, "table")
@@ -107,16 +107,16 @@ def test_different_suites_compare_shared_ids_only(pair, tmp_path):
     small = make_run(tmp_path / "small", fail=["direct-1"], suite=suite)
     doc = compare([pair[0], small])
     assert doc["compared"] == 2
-    assert [r["not_shared"] for r in doc["runs"]] == [18, 1]
+    assert [r["not_shared"] for r in doc["runs"]] == [24, 1]
     assert doc["flips"] == {"fixed": [], "broken": ["direct-1"]}
     assert doc["mcnemar_p"] == 1.0
-    assert "left out: 18 of A, 1 of B not in every run" in render(doc, "table")
+    assert "left out: 24 of A, 1 of B not in every run" in render(doc, "table")
 
 
 def test_backend_errors_are_left_out_of_the_comparison(pair, tmp_path):
     lost = make_run(tmp_path / "lost", fail=["lint-1"], missing=["lint-1", "test-2"])  # lost, not failed
     doc = compare([pair[0], lost])
-    assert doc["compared"] == 18 and doc["backend_error_cases"] == 2
+    assert doc["compared"] == 24 and doc["backend_error_cases"] == 2
     assert doc["runs"][1]["backend_errors"] == 2
     assert doc["flips"] == {"fixed": ["typecheck-1"], "broken": []}
     assert "2 with a backend error in some run" in render(doc, "table")
@@ -141,6 +141,6 @@ def test_load_results_gives_one_row_per_record(pair):
     import harness
 
     df = harness.load_results(pair[1])
-    assert len(df) == 20 and df["id"].is_unique
-    assert df["passed"].sum() == 14 and set(df["model"]) == {"big"}
+    assert len(df) == 26 and df["id"].is_unique
+    assert df["passed"].sum() == 20 and set(df["model"]) == {"big"}
     assert "detection.outcome" in df.columns

@@ -57,8 +57,8 @@ def test_report_page_has_plots_and_failed_cases(pages):
     page = pages["report"].read_text(encoding="utf-8")
     assert page.count("<svg") == 2
     bars = re.findall(r'<g><title>[^<]*95% CI[^<]*</title><rect [^>]*fill="(#\w+)"', page)
-    assert bars == ["#4e79a7"] * 6  # five categories and overall, each with its interval
-    assert len(re.findall(r"<circle ", page)) == 19  # one dot per scored case; test-1 was a backend error
+    assert bars == ["#4e79a7"] * 8  # seven categories and overall, each with its interval
+    assert len(re.findall(r"<circle ", page)) == 25  # one dot per scored case; test-1 was a backend error
     assert "Failed cases (2)" in page and "Backend errors (1)" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.split("Failed cases")[1]
 
@@ -67,8 +67,8 @@ def test_diff_page_has_runs_side_by_side(pages):
     page = pages["diff"].read_text(encoding="utf-8")
     assert page.count("<svg") == 2
     bars = re.findall(r'<g><title>[^<]*95% CI[^<]*</title><rect [^>]*fill="(#\w+)"', page)
-    assert bars == ["#4e79a7", "#f28e2b"] * 6  # A and B side by side per category
-    assert len(re.findall(r"<circle ", page)) == 2 * 19  # compared cases only, both runs
+    assert bars == ["#4e79a7", "#f28e2b"] * 8  # A and B side by side per category
+    assert len(re.findall(r"<circle ", page)) == 2 * 25  # compared cases only, both runs
     assert "B vs A: 0 fixed, 2 broken" in page and "model&lt;A&gt;" in page
     assert "broken in B (2)" in page and "fixed in B (0)" in page
 

@@ -72,7 +72,7 @@ def test_mlx_server_agrees_with_in_process_mlx(tmp_path, mlx_server):
     assert r.returncode == 0, r.stderr
     a = {rec.id: rec for rec in read_records(served)}
     b = {rec.id: rec for rec in read_records(local)}
-    assert sorted(a) == sorted(b) and len(a) == 27
+    assert sorted(a) == sorted(b) and len(a) == 33
     assert not [i for i in a if a[i].reason == "backend_error"]
     # mlx_lm.server drops a call it cannot parse (documented in docs/backends.md), so a case the in-process
     # run found malformed has no structured call through the server; every other verdict must agree.

@@ -55,7 +55,7 @@ def test_replayed_run_keeps_original_sampler_and_figures(original, tmp_path, sou
     assert {k: manifest.model[k] for k in ORIGINAL["model"]} == ORIGINAL["model"]
     assert all(r.sampler == ORIGINAL["sampler"] for r in read_records(tmp_path / "again"))
     assert report["tokens_per_s"] == 932.0
-    assert report["overall"]["passed"] == 19 and report["warnings"] == []
+    assert report["overall"]["passed"] == 25 and report["warnings"] == []
 
 
 def test_results_without_manifest_keep_the_sampler_their_records_state(original, tmp_path):

@@ -18,15 +18,15 @@ def test_run_reference_suite_on_demo(tmp_path, demo_model):
     r = run_cli("run", str(REFERENCE_SUITE), "--model", "demo", "--run-dir", str(run_dir), "--format", "json")
     assert r.returncode == 0, r.stderr
     records = _records(run_dir)
-    assert len(records) == 27
-    assert len({rec.id for rec in records}) == 27
+    assert len(records) == 33
+    assert len({rec.id for rec in records}) == 33
     for rec in records:
         assert rec.latency_s > 0 and rec.prompt_tokens > 100 and rec.completion_tokens >= 1
         assert rec.detection.outcome in ("call", "malformed", "none")
         assert rec.reason != "backend_error"
     report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
-    assert report["overall"]["total"] == 27
-    assert set(report["categories"]) == {"typecheck", "lint", "test", "read_search", "direct", "multi_turn"}
+    assert report["overall"]["total"] == 33
+    assert set(report["categories"]) == {"typecheck", "lint", "test", "read_search", "direct", "multi_turn", "ask", "decline"}
     assert report["model"]["size_bytes"] > 100_000 and report["model"]["load_s"] > 0
     assert report["latency"]["mean_s"] > 0
     # the demo model is trained to call tools for repository work: it must really do so
@@ -65,11 +65,11 @@ def test_kill_midway_then_resume_runs_each_case_once(tmp_path, demo_model):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     first = len(_records(run_dir))
-    assert 5 <= first < 27, f"kill landed after {first} cases"
+    assert 5 <= first < 33, f"kill landed after {first} cases"
     r = run_cli("run", str(REFERENCE_SUITE), "--model", "demo", "--run-dir", str(run_dir), "--quiet")
     assert r.returncode == 0, r.stderr
     ids = [rec.id for rec in _records(run_dir)]
-    assert len(ids) == 27 and len(set(ids)) == 27
+    assert len(ids) == 33 and len(set(ids)) == 33
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["sessions"] == 2
 
@@ -91,7 +91,7 @@ def test_replay_of_missing_case_is_backend_error_not_failure(tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)  # stdout is the report alone; the run folder goes to stderr
     assert report["overall"] == {**report["overall"], "total": 2, "passed": 2}
-    assert report["backend_errors"]["count"] == 25
+    assert report["backend_errors"]["count"] == 31
 
 
 def test_resume_retries_backend_errors(tmp_path):
@@ -99,15 +99,15 @@ def test_resume_retries_backend_errors(tmp_path):
     replay = tmp_path / "outputs.jsonl"
     replay.write_text('{"id": "direct-1", "output": "A tuple is immutable."}\n')
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
-    assert sum(r.reason == "backend_error" for r in _records(run_dir)) == 26
+    assert sum(r.reason == "backend_error" for r in _records(run_dir)) == 32
     # the missing output turns up (a flaky server recovered): resuming retries only the errored cases
     with replay.open("a") as f:
         f.write('{"id": "direct-2", "output": "A decorator wraps a function."}\n')
     assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(replay), "--run-dir", str(run_dir)).returncode == 0
     records = {r.id: r for r in _records(run_dir)}
-    assert len(records) == 27
+    assert len(records) == 33
     assert records["direct-2"].passed is True and records["direct-1"].passed is True
-    assert sum(r.reason == "backend_error" for r in records.values()) == 25
+    assert sum(r.reason == "backend_error" for r in records.values()) == 31
 
 
 def test_flag_for_another_backend_is_an_input_error(tmp_path):
@@ -130,5 +130,5 @@ def test_ctrl_c_keeps_finished_cases_and_says_how_to_resume(tmp_path, demo_model
     _, err = proc.communicate(timeout=60)
     kept = len(_records(run_dir))
     assert proc.returncode == 130 and f"--run-dir {run_dir}" in err
-    assert 1 <= kept < 27
+    assert 1 <= kept < 33
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"

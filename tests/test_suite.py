@@ -12,7 +12,7 @@ def test_reference_suite_shape():
     counts = {}
     for c in suite.cases:
         counts[c.category] = counts.get(c.category, 0) + 1
-    assert counts == {"typecheck": 3, "lint": 3, "test": 3, "read_search": 4, "direct": 7, "multi_turn": 7}
+    assert counts == {"typecheck": 3, "lint": 3, "test": 3, "read_search": 4, "direct": 7, "multi_turn": 7, "ask": 3, "decline": 3}
     assert {t["name"] for t in suite.cases[0].tools} == {"execute_code", "read_file", "search_code"}
     assert suite.cases[0].messages[0] == {"role": "system", "content": SYSTEM}
 
@@ -30,7 +30,7 @@ def test_demo_model_is_trained_on_the_suite_tools_but_not_its_prompts():
 def test_validate_ok():
     r = run_cli("validate", str(REFERENCE_SUITE))
     assert r.returncode == 0, r.stderr
-    assert "27 cases" in r.stdout
+    assert "33 cases" in r.stdout
 
 
 BAD = {

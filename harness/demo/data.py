@@ -1,10 +1,12 @@
 """Synthetic training conversations for the built-in demo model.
 
-The demo learns to call a tool for requests that need the repository and answer directly otherwise,
-and to act on a tool's result: read the file a failing test names, summarise type-checker and linter
-output with its counts, retry a search that found nothing without its def/class keyword, and search
-for a file a read could not find. Its prompts are generated from word lists here and never reuse the
-reference suite's prompts, so the reference suite stays a held-out test.
+The demo learns to call a tool for requests that need the repository and answer directly otherwise;
+to ask for the file or the search text when a request needs a tool but omits them, and decline
+requests no tool can do (bookings, orders, messages); and to act on a tool's result: read the file a
+failing test names, summarise type-checker and linter output with its counts, retry a search that
+found nothing without its def/class keyword, and search for a file a read could not find. Its
+prompts are generated from word lists here and never reuse the reference suite's prompts, so the
+reference suite stays a held-out test.
 """
 import random
 
@@ -105,6 +107,33 @@ _GENERAL = [("What is {x}?", "{x} is a common programming idea; in short, it is 
             ("What does {x} mean in programming?", "It means {x}, a standard concept in programming.")]
 _HOWTO = [("How do I {t} in Python?", "You can {t} with a short call from the standard library."),
           ("What is the easiest way to {t}?", "The easiest way to {t} is a one-line standard-library call.")]
+
+# Requests a tool fits but whose required argument is missing, and the question that asks for it.
+_ASKS = [
+    (["Read the file.", "Open the file.", "Show me the file.", "Read that file.", "Open it and summarise it.",
+      "What is in the file?", "Show me what that file contains.", "Read it.", "Display that file.",
+      "Print the file.", "Open the config file.", "Can you open the file?", "Could you show me that file?",
+      "Please read the file and tell me what it does."],
+     ["Which file should I read? Please give me its path.", "Sure. What is the path of the file?"]),
+    (["Search the code.", "Search the repository.", "Find it in the code.", "Look for it in the code.",
+      "Grep the repository.", "Search for it.", "Find where it is used.", "Run a search over the code.",
+      "Can you search the repository for me?", "Could you look through the code?"],
+     ["What should I search for? Tell me the text or pattern to look for.",
+      "Which text or pattern should I look for in the code?"]),
+]
+# Requests none of the tools can do, and the refusal.
+_DECLINE_TASKS = ["Book a hotel room in {c} for {w}.", "Book a table for two in {c} {w}.", "Book a train ticket to {c} {w}.",
+                  "Order {o} {d}.", "Send an email to {p} saying {m}.", "Tell {p} that {m}.", "Call {p} {w}.",
+                  "What will the weather be like in {c} {w}?", "Buy two concert tickets in {c} for {w}.",
+                  "Set an alarm for 7 am {w}.", "Transfer 50 euros to {p}.", "Play some jazz music for {p}."]
+_CITIES = ["Madrid", "Rome", "Paris", "Tokyo", "Vienna", "Prague", "Dublin", "Warsaw", "Athens", "Boston"]
+_WHEN = ["tonight", "on Monday", "next week", "this weekend", "tomorrow morning", "on the 3rd of May"]
+_ORDERS = ["a burger", "sushi", "a coffee", "some flowers", "groceries", "a new laptop", "two sandwiches"]
+_DELIVERY = ["for lunch", "to my home", "for tomorrow", "to the hotel", "right away"]
+_PEOPLE = ["my boss", "my team", "Anna", "the landlord", "my sister", "the client", "Tom"]
+_MESSAGES = ["I am sick", "the meeting moved", "I will be there soon", "the demo works", "lunch is ready"]
+_DECLINES = ["Sorry, I can't do that. My tools only read files, search the code and run commands in this repository.",
+             "I'm unable to help with that: none of my tools can do it. I can only work with this repository."]
 
 
 _MYPY_ERRORS = ["Incompatible return value type", "Missing return statement", "Argument 1 has incompatible type",
@@ -222,6 +251,14 @@ def conversations(n_per_kind: int = 80, seed: int = 0) -> list[dict]:
     for _ in range(n_per_kind):
         s = _symbol(rng)
         out.append([system, {"role": "user", "content": _dress(rng, rng.choice(_SEARCHES).format(s=s))}, _call("search_code", query=s)])
+    for _ in range(n_per_kind):
+        prompts, replies = rng.choice(_ASKS)
+        out.append([system, {"role": "user", "content": _dress(rng, rng.choice(prompts))},
+                    {"role": "assistant", "content": rng.choice(replies)}])
+        task = rng.choice(_DECLINE_TASKS).format(c=rng.choice(_CITIES), w=rng.choice(_WHEN), o=rng.choice(_ORDERS),
+                                                 d=rng.choice(_DELIVERY), p=rng.choice(_PEOPLE), m=rng.choice(_MESSAGES))
+        out.append([system, {"role": "user", "content": _dress(rng, task)},
+                    {"role": "assistant", "content": rng.choice(_DECLINES)}])
     direct = list(_DIRECT)
     for _ in range(n_per_kind):
         q, a = rng.choice(_GENERAL)
