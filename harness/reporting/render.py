@@ -101,7 +101,7 @@ def _counted(counter: dict) -> str:
 def _batch_lines(generation: dict) -> list[tuple[str, str]]:
     if generation.get("mode") != "batched":
         return []
-    lines = [("batched latency", f"from batch start to each case's finish, batch size {generation.get('batch_size')}")]
+    lines = [("batched latency", f"from each case's prefill to its finish, batch size {generation.get('batch_size')}")]
     cases_per_s = (generation.get("throughput") or {}).get("cases_per_s") or generation.get("cases_per_s")
     if cases_per_s:
         lines.append(("throughput", f"{cases_per_s:.2f} cases/s"))

@@ -67,7 +67,7 @@ class Summary:
     harness_errors: dict  # count, cases: the detector or scorer failed (a bug of ours, not the model)
     model: dict
     latency: dict  # mean_s, p50_s, p95_s, timing (what the numbers measure)
-    ttft: dict | None  # time to first token, sequential and concurrent timing only
+    ttft: dict | None  # time to first token, where the backend measured it
     tokens_per_s: float | None  # generated tokens / generation wall time (throughput)
     decode_tokens_per_s: float | None  # per-case decode speed, sequential timing only
     generation: dict
@@ -164,7 +164,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
 
 LATENCY_MEANING = {
     "sequential": "per case, one case at a time",
-    "batched": "from its batch's start to each case's finish (cases decode together)",
+    "batched": "from the call that prefilled each case to its finish (cases decode together)",
     "concurrent": "per request, with requests in flight together",
     "replayed": "as recorded by the original run",
 }
