@@ -239,6 +239,11 @@ class RecordView(msgspec.Struct, RecordNaming, kw_only=True):
     turns: int | None = None
     first_failed_turn: int | None = None
     p_call: float | None = None
+    response_kind: str | None = None
+    kind_cue: str = ""
+    hallucinated_tools: list[str] = []
+    hallucinated_arguments: list[str] = []
+    tools_offered: int | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
     timing: str = "sequential"
@@ -263,6 +268,4 @@ def view_from_line(line: bytes) -> RecordView:
 def clip(view: RecordView) -> RecordView:
     if len(view.output) > EXCERPT_CHARS:
         view.output = view.output[:EXCERPT_CHARS]
-    if view.expects_call is not None:
-        view.expect = None  # the flag answers what the expectation was needed for
     return view

@@ -20,7 +20,8 @@ from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
 
 # Kept from each run's summary for the side-by-side table.
-RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", "ttft", "tokens_per_s", "samples")
+RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", "ttft", "tokens_per_s", "samples",
+             "kinds")
 NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be run-to-run noise
 
 
@@ -148,6 +149,11 @@ def side_by_side(doc: dict) -> tuple[list[str], list[list[str]]]:
     made = [r["tool_calls"]["made"] for r in runs]
     add("tool calls on tool cases", made, [f"{r['tool_calls']['made']}/{r['tool_calls']['tool_cases']}" for r in runs])
     add("formats seen", [None] * len(runs), [", ".join(f"{k} ({v})" for k, v in r["formats"].items()) or "none" for r in runs])
+    for name, key in [("response kinds macro-F1", "macro_f1"), ("tool hallucination rate", "tool_hallucination_rate"),
+                      ("argument hallucination rate", "argument_hallucination_rate")]:
+        if any(r["kinds"] for r in runs):
+            raws = [(r["kinds"] or {}).get(key) for r in runs]
+            add(name, raws, [pct(x) if key != "macro_f1" else ("-" if x is None else f"{x:.3f}") for x in raws])
     for name, get, show in [("disk size", lambda r: r["model"]["size_bytes"], human_bytes),
                             ("load time", lambda r: r["model"]["load_s"], secs),
                             ("peak memory", lambda r: r["model"]["peak_memory_bytes"], human_bytes),

@@ -12,6 +12,8 @@ from harness.reporting import diff
 from harness.errors import InputError
 from harness.records import Record
 from harness.reporting.render import status_line
+from harness.reporting.kinds import GATE_KEYS as KIND_KEYS
+from harness.reporting.kinds import gate_value as kind_gate_value
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
@@ -37,7 +39,7 @@ BUDGETS = {
 DEFAULT_BUDGETS = {"max_backend_errors": 0}  # a gate never passes a run that lost cases unless the rules allow it
 BASELINE = {"max_broken": ("cases broken vs baseline", "count"),
             "max_accuracy_drop": ("accuracy drop vs baseline", "points")}
-SECTIONS = ("overall", "categories", "baseline", "budgets")
+SECTIONS = ("overall", "categories", "baseline", "budgets", "kinds")
 LEVEL_NAMES = {"pass_all_k": "pass^k", "pass_at_k": "pass@k"}
 COMPLETE_RULE = "[run] complete"  # added by evaluate unless allow_partial: a partial run fails the gate
 TOLERANCE = 1e-9  # accuracies are float ratios: 0.95 - 0.9 must not exceed a 0.05 limit
@@ -106,6 +108,7 @@ def load_rules(path: str | Path) -> dict:
         _check(path, f"categories.{name}", table, dict.fromkeys(FLOORS, "fraction"))
     _check(path, "baseline", rules.get("baseline", {}), {k: kind for k, (_, kind) in BASELINE.items()})
     _check(path, "budgets", rules.get("budgets", {}), {k: kind for k, (_, _, kind) in BUDGETS.items()})
+    _check(path, "kinds", rules.get("kinds", {}), dict.fromkeys(KIND_KEYS, "fraction"))
     return rules
 
 
@@ -138,7 +141,8 @@ def rule_keys(rules: dict, allow_partial: bool = False) -> list[str]:
     keys += [rule_key("overall", k) for k in rules.get("overall", {})]
     keys += [rule_key(f"categories.{name}", k) for name, table in rules.get("categories", {}).items() for k in table]
     keys += [rule_key("baseline", k) for k in rules.get("baseline", {})]
-    return keys + [rule_key("budgets", k) for k in {**DEFAULT_BUDGETS, **rules.get("budgets", {})}]
+    keys += [rule_key("budgets", k) for k in {**DEFAULT_BUDGETS, **rules.get("budgets", {})}]
+    return keys + [rule_key("kinds", k) for k in rules.get("kinds", {})]
 
 
 def evaluate(rules: dict, summary: Summary, comparison: dict | None, rules_path: str | Path,
@@ -173,6 +177,10 @@ def evaluate(rules: dict, summary: Summary, comparison: dict | None, rules_path:
     for key, limit in {**DEFAULT_BUDGETS, **rules.get("budgets", {})}.items():
         what, get, kind = BUDGETS[key]
         out.append(Rule(rule_key("budgets", key), what, limit, get(summary), kind, "min" if key.startswith("min_") else "max"))
+    for key, limit in rules.get("kinds", {}).items():  # a run without response kinds measures none: the rule fails
+        what, _ = KIND_KEYS[key]
+        measured = kind_gate_value(key, summary.kinds) if summary.kinds else None
+        out.append(Rule(rule_key("kinds", key), what, limit, measured, "fraction", "min" if key.startswith("min_") else "max"))
     if not any(rules.get(section) for section in SECTIONS):
         raise InputError(f"{rules_path}: no rules; see examples/gate.toml")
     return out

@@ -11,6 +11,7 @@ from harness.reporting import diff
 from dataclasses import asdict
 
 from harness.reporting.render import headers, status_line, summary_lines, table_rows
+from harness.reporting.kinds import confusion_rows
 from harness.reporting.stats import percentile
 from harness.reporting.summary import summarize_run
 from harness.results import LoadedRun
@@ -156,6 +157,8 @@ def render_report(run: LoadedRun) -> str:
         f'<p class="{"partial" if summary.coverage["partial"] else "muted"}">{_e(status_line(summary))}</p>',
         _table(headers(summary), table_rows(summary)),
         _table(None, summary_lines(summary)),
+        ("<h2>Response kinds: expected (rows) vs produced (columns)</h2>"
+         + _table(confusion_rows(summary.kinds)[0], confusion_rows(summary.kinds)[1:]) if summary.kinds else ""),
         "<h2>Accuracy per category</h2>" + accuracy_chart(groups, [name]),
         "<h2>Latency</h2>" + latency_strips([(name, [(r.latency_s, r.passed) for r in scored
                                                      if r.latency_s is not None])]),

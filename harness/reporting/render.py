@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.reporting.kinds import confusion_rows
 from harness.reporting.summary import Counts, Summary
 from harness.scoring import LEVELS
 from harness.text import ci_text, excerpt, failure_label, human_bytes, md_code, pct, secs
@@ -73,6 +74,7 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
     if summary.ttft:
         t = summary.ttft
         lines.append(("time to first token mean / p50 / p95", f"{secs(t['mean_s'])} / {secs(t['p50_s'])} / {secs(t['p95_s'])}"))
+    lines += kind_lines(summary)
     lines += _batch_lines(summary.generation)
     lines.append(("generated tokens/s", "-" if summary.tokens_per_s is None else
                   f"{summary.tokens_per_s:.1f} (all generated tokens / generation wall time)"))
@@ -92,6 +94,31 @@ def _turn_lines(extra: dict) -> list[tuple[str, str]]:
             ("first diverging turn", ", ".join(f"turn {k} ({v})" for k, v in mt["first_diverging_turn"].items()) or "none"),
             ("repeated calls", f"{repeat['repeats']}/{repeat['call_turns']} turns with calls"),
             ("results used", f"{used['used']}/{used['after_result']} turns after a tool result")]
+
+
+def kind_lines(summary: Summary) -> list[tuple[str, str]]:
+    """Response kinds: macro-F1, recall and precision per kind, and how often the model made tools up."""
+    k = summary.kinds
+    if k is None:
+        return []
+    per_kind = ", ".join(f"{kind} {pct(k.recall[kind])} / {pct(k.precision[kind])}" for kind in k.recall
+                         if k.recall[kind] is not None)
+    return [("response kinds: macro-F1", f"{k.macro_f1:.3f}" if k.macro_f1 is not None else "-"),
+            ("recall / precision per kind", per_kind or "-"),
+            ("tool hallucination", f"{pct(k.tool_hallucination_rate)} of judged records ({k.tool_hallucinations}) "
+                                   "call a tool the case did not offer"),
+            ("argument hallucination", f"{pct(k.argument_hallucination_rate)} of calls to offered tools "
+                                       f"({k.argument_hallucinations}) pass an undeclared argument"),
+            ("calls without tools", f"{pct(k.no_tools_call_rate)} of cases offering no tools ({k.no_tools_calls})")]
+
+
+def confusion_table(summary: Summary, tablefmt: str) -> str:
+    if summary.kinds is None:
+        return ""
+    from tabulate import tabulate
+
+    header, *rows = confusion_rows(summary.kinds)
+    return "response kinds, expected (rows) vs produced (columns):\n" + tabulate(rows, headers=header, tablefmt=tablefmt)
 
 
 def _counted(counter: dict) -> str:
@@ -138,7 +165,8 @@ def render(summary: Summary, fmt: str = "table", failures: int | None = FAILURES
     head = f"## {summary.suite} on {summary.model['name']}\n\n" if md else ""
     body = tabulate(table_rows(summary), headers=headers(summary), tablefmt=tablefmt)
     facts = tabulate(summary_lines(summary), tablefmt=tablefmt, headers=["", ""] if md else ())
-    parts = [f"{head}{status_line(summary)}", body, facts, failure_lines(summary, failures, md)]
+    parts = [f"{head}{status_line(summary)}", body, confusion_table(summary, tablefmt), facts,
+             failure_lines(summary, failures, md)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 

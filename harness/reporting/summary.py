@@ -12,6 +12,7 @@ from harness.errors import InputError
 from harness.expect import is_tool_expected, parse_expectation
 from harness.records import Manifest, Record
 from harness.reporting.stats import percentile, wilson
+from harness.reporting.kinds import KindMetrics, kind_metrics
 from harness.reporting.turns import turn_metrics
 from harness.results import LoadedRun, no_results
 from harness.scoring import LEVELS
@@ -74,6 +75,7 @@ class Summary:
     failures: list[Failure]
     warnings: list[str]
     damaged: int = 0  # damaged results.jsonl lines skipped (--skip-damaged)
+    kinds: KindMetrics | None = None  # response kinds (call, answer, ask, decline): None for records without them
     extra: dict = field(default_factory=dict)  # sections other modules add (kinds, turns, probes)
 
     def to_json(self) -> dict:
@@ -159,6 +161,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
         failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100), r.p_call)
                   for r in scored if not r.passed],
         warnings=list(manifest.warnings), damaged=damaged,
+        kinds=kind_metrics(scored) if any(r.response_kind for r in scored) else None,
         extra=turn_metrics([r for r in everything if not r.not_judged]))
 
 
