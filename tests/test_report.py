@@ -54,3 +54,20 @@ def test_summary_counts_and_backend_errors_apart(tmp_path):
     assert "PARTIAL RUN" in text and "3 of 4" in text  # a partial run says so before any figure
     assert text.index("PARTIAL RUN") < text.index("category")
     assert "failed cases (1)" in text and "wrong_tool" in text
+
+
+def test_mcnemar_on_thousands_of_pairs_agrees_with_the_exact_sum_and_stays_fast():
+    from math import comb
+
+    from harness.reporting import stats
+
+    for b, c in [(900, 1100), (700, 1290), (20, 1970)]:
+        n = b + c
+        exact = min(1.0, 2 * sum(comb(n, k) for k in range(min(b, c) + 1)) / 2**n)
+        assert stats.mcnemar_exact(b, c) == exact  # under EXACT_UP_TO: the integer sum itself
+        old, stats.EXACT_UP_TO = stats.EXACT_UP_TO, 0
+        try:
+            assert stats.mcnemar_exact(b, c) == pytest.approx(exact, rel=1e-9, abs=1e-300)
+        finally:
+            stats.EXACT_UP_TO = old
+    assert 0.9 < stats.mcnemar_exact(50_000, 50_010) <= 1.0  # 100,000 pairs: float path, no big integers

@@ -54,9 +54,10 @@ def compare(runs: list[LoadedRun | str | Path]) -> dict:
     turns = [_by_case(run.records, turns=True) for run in loaded]
     summaries = [summarize([r for k in keys for r in run[k] + turn[k]], m, d)
                  for d, run, turn, m in zip(run_dirs, runs_records, turns, manifests)]
+    as_json = [s.to_json() for s in summaries]  # once each: a summary of a big run holds every failure
     runs = []
-    for i, (run_dir, run, s) in enumerate(zip(run_dirs, runs_records, summaries)):
-        facts = s.to_json()
+    for i, (run_dir, run, facts) in enumerate(zip(run_dirs, runs_records, as_json)):
+        s = summaries[i]
         runs.append({"label": _letter(i), "name": s.model["name"] or Path(run_dir).name, "run_dir": str(run_dir),
                      "suite": s.suite, "records": sum(len(v) for v in run.values()), "not_shared": len(run) - len(shared),
                      "backend_errors": sum(1 for v in run.values() for r in v if r.not_judged),

@@ -6,6 +6,8 @@ on a few dozen cases needs: the chi-square approximation is wrong with only a ha
 import math
 from math import comb
 
+EXACT_UP_TO = 2000  # discordant pairs summed with exact integers; more use floats (relative error ~1e-15)
+
 
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts b (fixed) and c (broken).
@@ -18,8 +20,20 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(comb(n, k) for k in range(min(b, c) + 1))
-    return min(1.0, 2 * tail / 2**n)  # exact integer arithmetic until this one division
+    if n <= EXACT_UP_TO:
+        tail = sum(comb(n, k) for k in range(min(b, c) + 1))
+        return min(1.0, 2 * tail / 2**n)  # exact integer arithmetic until this one division
+    # big integers grow with n: past a few thousand pairs, sum the same terms as floats in log space,
+    # from the largest (k = min(b, c)) down until they no longer change the sum
+    k = min(b, c)
+    log_half_n = n * math.log(2)
+    log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) - log_half_n
+    tail, term = 0.0, math.exp(log_term)
+    while k >= 0 and term > tail * 1e-17:
+        tail += term
+        term *= k / (n - k + 1)  # C(n, k-1) / C(n, k)
+        k -= 1
+    return min(1.0, 2 * tail)
 
 
 def wilson(passed: int, total: int, z: float = 1.96) -> tuple[float, float] | None:
