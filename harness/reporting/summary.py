@@ -4,7 +4,7 @@ Statistics are over cases, not records: with several samples per case, a case co
 rate over its samples, so intervals do not narrow with repeats; pass@k (some sample passed), pass^k (all
 passed) and the flip rate (samples disagree) say how stable the model is.
 """
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -95,19 +95,27 @@ def expects_call(record: Record) -> bool:
 
 
 def counts(records: list[Record]) -> Counts:
-    """Per-case rates over samples, then means over cases."""
-    by_case: dict[str, list[Record]] = defaultdict(list)
+    """Per-case rates over samples, then means over cases; one pass over the records."""
+    by_case: dict[str, list] = {}  # id -> [records, passed, decision, tool, call]
     for r in records:
-        by_case[r.id].append(r)
+        tally = by_case.get(r.id)
+        if tally is None:
+            tally = by_case[r.id] = [0, 0, 0, 0, 0]
+        tally[0] += 1
+        tally[1] += r.passed
+        tally[2] += bool(r.decision)
+        tally[3] += bool(r.tool)
+        tally[4] += bool(r.call)
     n = len(by_case)
-    rates = [sum(r.passed for r in rs) / len(rs) for rs in by_case.values()]
+    tallies = by_case.values()
+    rates = [t[1] / t[0] for t in tallies]
     passed = _tidy(sum(rates))
     levels = {}
-    for level in LEVELS:
-        ok = _tidy(sum(sum(bool(getattr(r, level)) for r in rs) / len(rs) for rs in by_case.values()))
+    for i, level in enumerate(LEVELS, 2):
+        ok = _tidy(sum(t[i] / t[0] for t in tallies))
         levels[level] = Level(ok, ok / n if n else None, wilson(ok, n))
     out = Counts(n, passed, passed / n if n else None, wilson(passed, n), records=len(records), **levels)
-    if any(len(rs) > 1 for rs in by_case.values()) and n:
+    if n and len(records) > n:  # some case has several samples
         out.pass_at_k = sum(rate > 0 for rate in rates) / n
         out.pass_all_k = sum(rate == 1 for rate in rates) / n
         out.flip_rate = sum(0 < rate < 1 for rate in rates) / n
@@ -130,8 +138,10 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
     scored = [r for r in records if not r.not_judged]  # neither is a model failure
     # generations: every judged assistant turn (a rollout's turns, not its episode record)
     generated = [r for r in everything if not r.not_judged and r.episode is not True]
-    categories = {name: counts([r for r in scored if r.category == name])
-                  for name in sorted({r.category for r in records})}
+    by_category: dict[str, list] = {name: [] for name in sorted({r.category for r in records})}
+    for r in scored:
+        by_category[r.category].append(r)
+    categories = {name: counts(group) for name, group in by_category.items()}
     tool_cases = [r for r in generated if expects_call(r)]
     timing = sorted({r.timing for r in generated})
     latencies = [r.latency_s for r in generated if r.latency_s is not None]
