@@ -17,6 +17,7 @@ from harness.secrets import redact
 from harness.userfiles import check_file, read_json
 import msgspec
 
+from harness.runfiles import numbered_records
 from harness.records import VIEW_DECODER, DamagedRecord, Manifest, Record, RecordView, clip, view_from_line
 
 RESULTS = "results.jsonl"
@@ -71,26 +72,27 @@ def read_run(run: str | Path, skip_damaged: bool = False, views: bool = False) -
     if not path.exists():
         return RunRecords([])
     check_file(path, "results file")  # a folder named results.jsonl is named as one
-    latest: dict[tuple, Record | RecordView] = {}
+    if not views:  # whole records: runfiles checks each line (UTF-8, fields, types) the one way it is done
+        numbered, damaged = numbered_records(path, skip_damaged)
+        return RunRecords(list({record.key: record for _, record in numbered}.values()), damaged)
+    latest: dict[tuple, RecordView] = {}
     damaged = 0
     lineno = 0
     for chunk in _complete_lines(path):
-        lines = None
-        if views:  # a whole chunk in one C call; a damaged line sends the chunk through the line-by-line path
-            try:
-                decoded = [clip(v) for v in VIEW_DECODER.decode_lines(chunk)]
-            except (msgspec.MsgspecError, ValueError):
-                decoded = None
-            if decoded is not None and len(decoded) == chunk.count(b"\n"):
-                for record in decoded:
-                    latest[record.key] = record
-                lineno += len(decoded)
-                continue
-        lines = chunk.splitlines()
-        for line in lines:
+        # a whole chunk in one C call; a damaged line sends the chunk through the line-by-line path
+        try:
+            decoded = [clip(v) for v in VIEW_DECODER.decode_lines(chunk)]
+        except (msgspec.MsgspecError, ValueError):
+            decoded = None
+        if decoded is not None and len(decoded) == chunk.count(b"\n"):
+            for record in decoded:
+                latest[record.key] = record
+            lineno += len(decoded)
+            continue
+        for line in chunk.splitlines():
             lineno += 1
             try:
-                record = view_from_line(line) if views else Record.from_json(json.loads(line))
+                record = view_from_line(line)
             except (ValueError, DamagedRecord) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 if skip_damaged:
                     damaged += 1
