@@ -12,8 +12,10 @@ def scrub(text: str) -> str:
 
 def excerpt(text: str | None, width: int = EXCERPT_CHARS) -> str:
     """One printable line: newlines and other control characters escaped, cut to `width` characters."""
-    line = re.sub(r"[\x00-\x1f\x7f]", lambda m: CONTROL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), scrub(text or ""))
-    return line if len(line) <= width else line[: width - 1] + "…"
+    text = text or ""
+    head = text[: width + 1]  # escaping never shortens, so the first width + 1 characters decide the line
+    line = re.sub(r"[\x00-\x1f\x7f]", lambda m: CONTROL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), scrub(head))
+    return line if len(line) <= width and len(head) == len(text) else line[: width - 1] + "…"
 
 
 def md_code(text: str) -> str:
