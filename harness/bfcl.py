@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from harness.detect.base import ToolCall
+from harness.calls import ToolCall
 from harness.errors import InputError
 from harness.expect import parse_expectation
 from harness.jsonl import json_lines

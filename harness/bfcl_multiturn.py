@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.bfcl import BfclCase, _field, _read_jsonl, to_json_schema
-from harness.detect.base import ToolCall
+from harness.calls import ToolCall
 from harness.errors import InputError
 
 MULTI_TURN_CATEGORIES = ("multi_turn_base",)

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from harness.backends.base import Backend, Generation, Request
 from harness.conversation import History, PriorCall, call_message, history, template_call, tool_message, turn_facts
-from harness.detect.base import Detection, ToolCall
+from harness.calls import Detection, ToolCall
 from harness.expect import Expectation, is_tool_expected
 from harness.records import Record
 from harness.scoring import (LEVELS, Verdict, detect_generation, failed_verdict, make_record, match_call, max_matching,

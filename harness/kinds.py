@@ -8,12 +8,11 @@ calls and arguments the offered tools do not define, whatever the case expects.
 import re
 from dataclasses import dataclass
 
-from harness.detect.base import Detection
+from harness.calls import Detection
 from harness.detect.prose import fences, strip_end_tokens
 from harness.detect.reasoning import split_reasoning
 from harness.text import excerpt
 
-KINDS = ("call", "answer", "ask", "decline", "malformed", "unsure")
 CUE_CHARS = 60
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import msgspec
 
-from harness.detect.base import Detection, ToolCall
+from harness.calls import Detection, ToolCall
 
 SCHEMA_VERSION = 2  # 1: the untyped dicts of the first version (same keys, no schema_version)
 STATUSES = ("running", "interrupted", "complete", "partial", "failed")
+LEVELS = ("decision", "tool", "call")  # the verdict levels a record holds, each needing the one before
+KINDS = ("call", "answer", "ask", "decline", "malformed", "unsure")  # response_kind values (harness/kinds.py)
 
 
 class DamagedRecord(ValueError):
@@ -26,7 +28,7 @@ class RecordNaming:
     def key(self) -> tuple:
         """What identifies a record in a run: its case id and sample number, and for a turn inside a
         rollout also the turn (the rollout's verdict is its episode record, keyed like a case)."""
-        return (self.id, self.sample, self.turn) if self.is_turn else (self.id, self.sample)
+        return (self.id, self.sample, self.turn) if self.episode is False else (self.id, self.sample)
 
     @property
     def is_turn(self) -> bool:
@@ -198,7 +200,7 @@ def _typed_fields(cls, raw: dict, skip: set) -> dict:
     return values
 
 
-EXCERPT_CHARS = 2000  # of an output, in a RecordView
+VIEW_OUTPUT_CHARS = 300  # of an output, in a RecordView: reports show excerpts; results.jsonl keeps it whole
 
 
 # gc=False: decoded views hold no cycles, and 100k tracked objects made every collection crawl (5x the decode)
@@ -210,12 +212,14 @@ class DetectionView(msgspec.Struct, gc=False):
     outcome: str = "none"
     format: str | None = None
     near_miss: str | None = None
-    calls: list[CallView] = []
+    calls: tuple[CallView, ...] = ()
 
 
+# Tuples and untracked Structs keep a 100,000-record run small: an empty tuple is shared, an empty list is not.
 class RecordView(msgspec.Struct, RecordNaming, kw_only=True, gc=False):
-    """A record as reports read it: every field but the output, which is cut to EXCERPT_CHARS, so a
-    100,000-record run is summarized in little memory. Decoded and type-checked by msgspec in C."""
+    """A record as reports read it: the fields reports use, the output cut to VIEW_OUTPUT_CHARS and the
+    expectation kept as its JSON text (parsed on demand), so a 100,000-record run is summarized in little
+    memory. Decoded and type-checked by msgspec in C."""
     id: str  # the fields without a default are required: a line lacking one is damaged
     sample: int = 0
     category: str
@@ -228,7 +232,7 @@ class RecordView(msgspec.Struct, RecordNaming, kw_only=True, gc=False):
     decision: bool | None = None
     tool: bool | None = None
     call: bool | None = None
-    expect: Any = None
+    expect_json: msgspec.Raw = msgspec.field(default=msgspec.Raw(b"null"), name="expect")
     expects_call: bool | None = None
     turn: int | None = None
     episode: bool | None = None
@@ -241,8 +245,8 @@ class RecordView(msgspec.Struct, RecordNaming, kw_only=True, gc=False):
     p_call: float | None = None
     response_kind: str | None = None
     kind_cue: str = ""
-    hallucinated_tools: list[str] = []
-    hallucinated_arguments: list[str] = []
+    hallucinated_tools: tuple[str, ...] = ()
+    hallucinated_arguments: tuple[str, ...] = ()
     tools_offered: int | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
@@ -250,6 +254,11 @@ class RecordView(msgspec.Struct, RecordNaming, kw_only=True, gc=False):
     completion_tokens: int | None = None
     tokens_per_s: float | None = None
     error: str | None = None
+
+    @property
+    def expect(self) -> Any:
+        """The case's expectation as the record holds it (a string or a table)."""
+        return msgspec.json.decode(self.expect_json)
 
 
 VIEW_DECODER = msgspec.json.Decoder(RecordView)
@@ -266,6 +275,27 @@ def view_from_line(line: bytes) -> RecordView:
 
 
 def clip(view: RecordView) -> RecordView:
-    if len(view.output) > EXCERPT_CHARS:
-        view.output = view.output[:EXCERPT_CHARS]
+    """Cut the output, let go of the decoded buffer (a Raw holds a view into the whole chunk) and share
+    the strings that repeat across records (a category, a reason, a format), a third of a view's memory."""
+    if len(view.output) > VIEW_OUTPUT_CHARS:
+        view.output = view.output[:VIEW_OUTPUT_CHARS]
+    view.expect_json = view.expect_json.copy()
+    share = _SHARED.setdefault if len(_SHARED) < SHARED_MAX else _own
+    view.category, view.timing = share(view.category, view.category), share(view.timing, view.timing)
+    if view.reason is not None:
+        view.reason, view.level = share(view.reason, view.reason), view.level and share(view.level, view.level)
+    detection = view.detection
+    detection.outcome = share(detection.outcome, detection.outcome)
+    if detection.format is not None:
+        detection.format = share(detection.format, detection.format)
+    for call in detection.calls:
+        call.name = share(call.name, call.name)
     return view
+
+
+_SHARED: dict[str, str] = {}
+SHARED_MAX = 10_000  # distinct values shared: call names are the model's, so their number has no bound
+
+
+def _own(value: str, _: str) -> str:
+    return value

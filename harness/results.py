@@ -97,30 +97,47 @@ def paused_gc():
 def _read_views(path: Path, skip_damaged: bool) -> RunRecords:
     latest: dict[tuple, RecordView] = {}
     damaged = 0
-    lineno = 0
+    offset = 0
     for chunk in _complete_lines(path):
-        # a whole chunk in one C call; a damaged line sends the chunk through the line-by-line path
+        # a whole chunk in one C call (blank lines hold no record and are skipped, as decode_lines does);
+        # a damaged line sends the chunk through the line-by-line path, which names it
         try:
             decoded = [clip(v) for v in VIEW_DECODER.decode_lines(chunk)]
         except (msgspec.MsgspecError, ValueError):
             decoded = None
-        if decoded is not None and len(decoded) == chunk.count(b"\n"):
-            for record in decoded:
-                latest[record.key] = record
-            lineno += len(decoded)
+        if decoded is None:
+            decoded, skipped = _views_one_by_one(path, chunk, _lines_before(path, offset), skip_damaged)
+            damaged += skipped
+        for record in decoded:
+            latest[record.key] = record
+        offset += len(chunk)
+    return RunRecords(list(latest.values()), damaged)
+
+
+def _views_one_by_one(path: Path, chunk: bytes, lineno: int, skip_damaged: bool) -> tuple[list[RecordView], int]:
+    views, damaged = [], 0
+    for line in chunk.split(b"\n")[:-1]:
+        lineno += 1
+        if not line.strip():
             continue
-        for line in chunk.splitlines():
-            lineno += 1
-            try:
-                record = view_from_line(line)
-            except (ValueError, DamagedRecord) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                if skip_damaged:
-                    damaged += 1
-                    continue
+        try:
+            views.append(view_from_line(line))
+        except (ValueError, DamagedRecord) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            if not skip_damaged:
                 raise InputError(f"{path}:{lineno}: damaged record ({_reason(e)}); delete or repair that line, "
                                  f"or pass --skip-damaged to report on the rest") from None
-            latest[record.key] = record
-    return RunRecords(list(latest.values()), damaged)
+            damaged += 1
+    return views, damaged
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """Newlines in the first `offset` bytes: counted only when a line must be named (the fast path skips it)."""
+    count = 0
+    with path.open("rb") as f:
+        while offset > 0 and (block := f.read(min(CHUNK_BYTES, offset))):
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count
 
 
 CHUNK_BYTES = 4 << 20

@@ -25,6 +25,8 @@ def numbered_records(path: str | Path, skip_damaged: bool = False) -> tuple[list
     for number, offset, line in raw_lines(path, str(path), "results file"):
         if not line.endswith(b"\n"):
             break  # torn write from a crash: the case is redone on resume
+        if not line.strip():
+            continue  # a blank line holds no record (the report path skips it the same way)
         where = f"{path}:{number}"
         try:
             # model outputs may nest deeply inside a record: only Python's own limit applies

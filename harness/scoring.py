@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from harness.conversation import History, assistant_turns, bind_results, history, turn_facts
 from harness.detect import detect
-from harness.detect.base import Detection, ToolCall
+from harness.calls import Detection, ToolCall
 from harness.detect.reasoning import split_reasoning
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
 from harness.kinds import classify, hallucinations, kind_mismatch, outcome_fields, tool_schemas
-from harness.records import NOT_JUDGED, Record
+from harness.records import LEVELS, NOT_JUDGED, Record
 
 if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
     from harness.backends.base import Generation
@@ -30,7 +30,6 @@ REASONS = ("no_call", "malformed_call", "unexpected_call", "wrong_tool", "wrong_
            "missing_argument", "unexpected_argument", "wrong_value", "wrong_type", "wrong_answer", "no_repeat",
            "unchanged_arguments", "no_ask", "vague_ask", "no_decline", "wrong_kind", "backend_error", "harness_error")
 MAX_OUTPUT_CHARS = 4_000_000  # an output past this is cut in the record (flagged output_truncated)
-LEVELS = ("decision", "tool", "call")
 
 
 @dataclass

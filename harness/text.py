@@ -3,6 +3,7 @@ import re
 
 EXCERPT_CHARS = 80
 CONTROL_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def scrub(text: str) -> str:
@@ -14,7 +15,12 @@ def excerpt(text: str | None, width: int = EXCERPT_CHARS) -> str:
     """One printable line: newlines and other control characters escaped, cut to `width` characters."""
     text = text or ""
     head = text[: width + 1]  # escaping never shortens, so the first width + 1 characters decide the line
-    line = re.sub(r"[\x00-\x1f\x7f]", lambda m: CONTROL_ESCAPES.get(m[0], f"\\x{ord(m[0]):02x}"), scrub(head))
+    line = head if head.isascii() else scrub(head)
+    if not line.isprintable():  # str methods first: a regex call per excerpt was most of a large report
+        for char, escaped in CONTROL_ESCAPES.items():
+            line = line.replace(char, escaped)
+        if not line.isprintable():
+            line = _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", line)
     return line if len(line) <= width and len(head) == len(text) else line[: width - 1] + "…"
 
 

@@ -190,3 +190,29 @@ def test_bad_input_exits_2_with_one_line(args, needle):
     proc = run_cli(*args)
     assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_length_buckets_cover_every_sequence_once_and_cut_padding(seed):
+    """Batches of similar width: each sequence once, within the size and token caps, never more padded tokens
+    (plus per-batch overhead) than one batch of all, and strictly fewer when widths spread widely."""
+    import random
+
+    from harness.backends.mlx_probe import FORWARD_OVERHEAD_TOKENS, length_buckets
+
+    rng = random.Random(seed)
+    widths = [rng.choice([rng.randint(5, 20), rng.randint(100, 400)]) for _ in range(rng.randint(1, 60))]
+    max_size = rng.choice([1, 4, 32])
+    buckets = length_buckets(widths, max_size, max_tokens=10**9)
+    assert sorted(i for b in buckets for i in b) == list(range(len(widths)))
+    assert all(1 <= len(b) <= max_size for b in buckets)
+
+    def cost(bs):
+        return sum(FORWARD_OVERHEAD_TOKENS + len(b) * max(widths[i] for i in b) for b in bs)
+
+    naive = [list(range(len(widths)))[i:i + max_size] for i in range(0, len(widths), max_size)]
+    assert cost(buckets) <= cost(naive)
+    if max_size == 32 and min(widths) < 30 and max(widths) > 100 and len(widths) > 10:
+        assert cost(buckets) < cost(naive)
+    capped = length_buckets(widths, 32, max_tokens=max(widths) * 2)
+    assert all(len(b) * max(widths[i] for i in b) <= max(widths) * 2 or len(b) == 1 for b in capped)

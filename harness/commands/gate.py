@@ -33,7 +33,7 @@ def main(args) -> int:
     # each folder is read once for summary, comparison and JUnit; full records when the JUnit shows outputs
     run = load_run(args.run, args.skip_damaged, views=not args.junit_cases)
     summary = summarize_run(run)
-    comparison = diff.compare([load_run(args.baseline, args.skip_damaged), run]) if args.baseline else None
+    comparison = diff.compare([load_run(args.baseline, args.skip_damaged), run], cases=False) if args.baseline else None
     rules = evaluate(rules_spec, summary, comparison, args.rules, allow_partial=args.allow_partial)
     for rule in rules:
         print(rule.line())

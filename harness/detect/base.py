@@ -1,27 +1,4 @@
-"""Records the detectors produce: what calls a model output holds and in which format."""
-from dataclasses import dataclass, field
-from typing import Literal
+"""The types detectors produce, for the modules of this package (they live in harness.calls)."""
+from harness.calls import Detection, Outcome, ToolCall
 
-Outcome = Literal["call", "malformed", "none"]
-
-
-@dataclass
-class ToolCall:
-    name: str
-    arguments: dict | None  # None when the call was cut off before its arguments were complete
-
-
-@dataclass
-class Detection:
-    calls: list[ToolCall] = field(default_factory=list)
-    format: str | None = None  # stable label such as "hermes_json", "qwen3_coder_xml"
-    outcome: Outcome = "none"
-    near_miss: str | None = None  # what looked like a call but is not one
-
-    def to_dict(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "format": self.format,
-            "calls": [{"name": c.name, "arguments": c.arguments} for c in self.calls],
-            "near_miss": self.near_miss,
-        }
+__all__ = ["Detection", "Outcome", "ToolCall"]

@@ -8,15 +8,14 @@ McNemar (sign) test on those flips overall and per category, which stays valid f
 because each case is one pair whatever its number of samples.
 """
 import json
-from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InputError
-from harness.records import Record
+from harness.records import LEVELS, NOT_JUDGED, Record
 from harness.reporting.stats import mcnemar_exact
 from harness.reporting.summary import summarize
-from harness.results import LoadedRun, load_run
-from harness.scoring import LEVELS
+from harness.results import LoadedRun, load_run, paused_gc
 from harness.text import excerpt, human_bytes, md_code, pct, secs
 
 # Kept from each run's summary for the side-by-side table.
@@ -25,65 +24,104 @@ RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", 
 NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be run-to-run noise
 
 
-def _by_case(records: list[Record], turns: bool = False) -> dict[str, list[Record]]:
-    """Case id -> its verdict records (one per sample; a rollout's is its episode record), or with
-    `turns` the turn records of its rollouts."""
-    cases: dict[str, list[Record]] = defaultdict(list)
-    for r in sorted(records, key=lambda r: r.sample):
-        if r.is_turn == turns:
-            cases[r.id].append(r)
-    return cases
+@dataclass
+class CaseGroups:
+    """A run's records by case id: its verdict records (one per sample, by sample; a rollout's is its
+    episode record), its rollouts' turn records, and the ids of cases not judged in some sample."""
+    cases: dict[str, list[Record]]
+    turns: dict[str, list[Record]]
+    not_judged: set[str]
+
+
+def group_cases(records: list[Record]) -> CaseGroups:
+    cases: dict[str, list[Record]] = {}
+    turns: dict[str, list[Record]] = {}
+    not_judged = set()
+    for r in records:  # one pass: a 100,000-record run is grouped in a fraction of a second
+        group = turns if r.episode is False else cases
+        found = group.get(r.id)
+        if found is None:
+            group[r.id] = [r]
+        else:
+            found.append(r)
+        if r.reason in NOT_JUDGED:
+            not_judged.add(r.id)
+    for group in (cases, turns):
+        for found in group.values():
+            if len(found) > 1:
+                found.sort(key=lambda r: r.sample)
+    return CaseGroups(cases, turns, not_judged)
 
 
 def _rate(records: list[Record]) -> float:
-    return sum(r.passed for r in records) / len(records)
+    return float(records[0].passed) if len(records) == 1 else sum(r.passed for r in records) / len(records)
 
 
-def compare(runs: list[LoadedRun | str | Path]) -> dict:
-    """The JSON document of a diff; the first run is A, pairs compare each later run with A."""
+@paused_gc()
+def compare(runs: list[LoadedRun | str | Path], cases: bool = True) -> dict:
+    """The JSON document of a diff; the first run is A, pairs compare each later run with A. `cases`: also
+    the per-case table (`cases`), which only the JSON and HTML forms show."""
     loaded = [run if isinstance(run, LoadedRun) else load_run(run) for run in runs]
     run_dirs = [run.run_dir for run in loaded]
-    runs_records = [_by_case(run.records) for run in loaded]
+    groups = [group_cases(run.records) for run in loaded]
+    runs_records = [g.cases for g in groups]
     manifests = [run.manifest for run in loaded]
     shared = set.intersection(*(set(run) for run in runs_records))
-    errored = {k for k in shared if any(r.not_judged for run in runs_records for r in run[k])}
+    errored = shared & set().union(*(g.not_judged for g in groups))
     keys = [k for k in runs_records[0] if k in shared and k not in errored]  # A's order
     if not keys:
         raise InputError(f"{', '.join(map(str, run_dirs))}: no case is scored in every run ({len(shared)} shared "
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
-    turns = [_by_case(run.records, turns=True) for run in loaded]
-    summaries = [summarize([r for k in keys for r in run[k] + turn[k]], m, d)
-                 for d, run, turn, m in zip(run_dirs, runs_records, turns, manifests)]
+    summaries = [summarize(_records_of(g, keys), m, d) for d, g, m in zip(run_dirs, groups, manifests)]
     as_json = [s.to_json() for s in summaries]  # once each: a summary of a big run holds every failure
     runs = []
     for i, (run_dir, run, facts) in enumerate(zip(run_dirs, runs_records, as_json)):
         s = summaries[i]
         runs.append({"label": _letter(i), "name": s.model["name"] or Path(run_dir).name, "run_dir": str(run_dir),
-                     "suite": s.suite, "records": sum(len(v) for v in run.values()), "not_shared": len(run) - len(shared),
-                     "backend_errors": sum(1 for v in run.values() for r in v if r.not_judged),
+                     "suite": s.suite, "records": sum(map(len, run.values())), "not_shared": len(run) - len(shared),
+                     "backend_errors": sum(1 for v in run.values() for r in v if r.reason in NOT_JUDGED),
                      **{fact: facts[fact] for fact in RUN_FACTS}})
     categories = sorted({c for s in summaries for c in s.categories})
-    pairs = [_pair(runs_records[0], runs_records[i], keys, runs[0]["label"], runs[i]["label"])
-             for i in range(1, len(runs_records))]
+    rates = [{k: _rate(run[k]) for k in keys} for run in runs_records]
+    latencies = [{k: _mean_latency(run[k]) for k in keys} for run in runs_records]
+    pairs = [_pair(runs_records[0], runs_records[i], keys, (rates[0], rates[i]), (latencies[0], latencies[i]),
+                   runs[0]["label"], runs[i]["label"]) for i in range(1, len(runs_records))]
     return {
         "runs": runs,
         "compared": len(keys),
         "backend_error_cases": len(errored),
-        "overall": [s.to_json()["overall"] for s in summaries],
-        "episodes": [s.extra["episodes"] for s in summaries],
-        "turns": [s.extra["turns"] for s in summaries],
-        "categories": {c: [s.to_json()["categories"].get(c) for s in summaries] for c in categories},
+        "overall": [facts["overall"] for facts in as_json],
+        "episodes": [facts["episodes"] for facts in as_json],
+        "turns": [facts["turns"] for facts in as_json],
+        "categories": {c: [facts["categories"].get(c) for facts in as_json] for c in categories},
         "cases": [{"id": k, "category": runs_records[0][k][0].category,
-                   "passed": [_rate(run[k]) for run in runs_records],
-                   "reason": [next((r.reason for r in run[k] if not r.passed), None) for run in runs_records],
-                   "latency_s": [_mean_latency(run[k]) for run in runs_records]} for k in keys],
+                   "passed": [rate[k] for rate in rates],
+                   "reason": [_first_reason(run[k]) for run in runs_records],
+                   "latency_s": [latency[k] for latency in latencies]} for k in keys] if cases else None,
         "flips": pairs[0]["flips"],
         "mcnemar_p": pairs[0]["mcnemar_p"],
         "pairs": pairs,
     }
 
 
+def _records_of(groups: CaseGroups, keys: list[str]) -> list[Record]:
+    """The verdict and turn records of the compared cases."""
+    out = [r for k in keys for r in groups.cases[k]]
+    if groups.turns:
+        out += [r for k in keys for r in groups.turns.get(k, ())]
+    return out
+
+
+def _first_reason(records: list[Record]) -> str | None:
+    """The reason of the first failed sample."""
+    if len(records) == 1:
+        return None if records[0].passed else records[0].reason
+    return next((r.reason for r in records if not r.passed), None)
+
+
 def _mean_latency(records: list[Record]) -> float | None:
+    if len(records) == 1:
+        return records[0].latency_s
     values = [r.latency_s for r in records if r.latency_s is not None]
     return sum(values) / len(values) if values else None
 
@@ -92,25 +130,28 @@ def _letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
-def _pair(a: dict[str, list[Record]], b: dict[str, list[Record]], keys: list, label_a: str, label_b: str) -> dict:
-    fixed = [k for k in keys if _rate(b[k]) > _rate(a[k])]
-    broken = [k for k in keys if _rate(b[k]) < _rate(a[k])]
-    categories = {}
-    for cat in sorted({a[k][0].category for k in keys}):  # A's category when suites disagree
-        n_fixed = sum(1 for k in fixed if a[k][0].category == cat)
-        n_broken = sum(1 for k in broken if a[k][0].category == cat)
-        categories[cat] = {"fixed": n_fixed, "broken": n_broken, "mcnemar_p": mcnemar_exact(n_fixed, n_broken)}
+def _pair(a: dict[str, list[Record]], b: dict[str, list[Record]], keys: list, rates: tuple[dict, dict],
+          latencies: tuple[dict, dict], label_a: str, label_b: str) -> dict:
+    """B against A: `rates` and `latencies` are each run's per-case pass rate and mean latency."""
+    rate_a, rate_b = rates
+    fixed = [k for k in keys if rate_b[k] > rate_a[k]]
+    broken = [k for k in keys if rate_b[k] < rate_a[k]]
+    tally = {cat: [0, 0] for cat in sorted({a[k][0].category for k in keys})}  # A's category when suites disagree
+    for column, flipped in enumerate((fixed, broken)):
+        for k in flipped:
+            tally[a[k][0].category][column] += 1
+    categories = {cat: {"fixed": f, "broken": br, "mcnemar_p": mcnemar_exact(f, br)} for cat, (f, br) in tally.items()}
     return {"a": label_a, "b": label_b,
             "flips": {"fixed": fixed, "broken": broken},
             "mcnemar_p": mcnemar_exact(len(fixed), len(broken)), "categories": categories,
-            "latency": _latency_test(a, b, keys),
+            "latency": _latency_test(*latencies, keys),
             "fixed_cases": [_flip(a[k], b[k], failing=a[k]) for k in fixed],
             "broken_cases": [_flip(a[k], b[k], failing=b[k]) for k in broken]}
 
 
 def _latency_test(a: dict, b: dict, keys: list) -> dict:
-    """A paired sign test on per-case latency: is B consistently faster or slower than A, or is it noise?"""
-    pairs = [(_mean_latency(a[k]), _mean_latency(b[k])) for k in keys]
+    """A paired sign test on per-case mean latency: is B consistently faster or slower than A, or is it noise?"""
+    pairs = [(a[k], b[k]) for k in keys]
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
     faster = sum(1 for x, y in pairs if y < x)
     slower = sum(1 for x, y in pairs if y > x)
@@ -193,7 +234,11 @@ def coverage_line(doc: dict) -> str:
             f"{doc['backend_error_cases']} with a backend error in some run")
 
 
-def render(doc: dict, fmt: str = "table") -> str:
+FLIPS_SHOWN = 20  # per kind and pair in the table and Markdown; --flips all lists every one
+
+
+def render(doc: dict, fmt: str = "table", flips: int | None = FLIPS_SHOWN) -> str:
+    """`flips`: how many fixed and broken cases to list per pair (None: all); JSON always holds them all."""
     if fmt == "json":
         return json.dumps(doc, indent=2, ensure_ascii=False)
     from tabulate import tabulate
@@ -204,7 +249,7 @@ def render(doc: dict, fmt: str = "table") -> str:
     runs = "\n".join(f"{'- ' if md else '  '}{r['label']}: {r['name']} ({r['run_dir']}, suite {r['suite']}, "
                      f"{run_state(r)}, {r['records']} records, {r['backend_errors']} not judged)" for r in doc["runs"])
     parts = [f"## diff\n\n{runs}" if md else f"runs:\n{runs}", coverage_line(doc), tabulate(rows, headers=headers, tablefmt=tablefmt)]
-    parts += [render_pair(pair, md) for pair in doc["pairs"]]
+    parts += [render_pair(pair, md, flips) for pair in doc["pairs"]]
     return "\n\n".join(parts) + "\n"
 
 
@@ -213,7 +258,7 @@ def pair_headline(pair: dict) -> str:
             f"exact McNemar p = {pair['mcnemar_p']:.3g}")
 
 
-def render_pair(pair: dict, md: bool) -> str:
+def render_pair(pair: dict, md: bool, shown: int | None = FLIPS_SHOWN) -> str:
     from tabulate import tabulate
 
     head = f"### {pair_headline(pair)}" if md else pair_headline(pair)
@@ -223,12 +268,16 @@ def render_pair(pair: dict, md: bool) -> str:
     for kind in ("broken", "fixed"):
         flips = pair[f"{kind}_cases"]
         if flips:
-            parts.append(flip_table_md(flips, pair, kind) if md else flip_lines(flips, pair, kind))
+            listed = flips[:shown]
+            parts.append(flip_table_md(listed, pair, kind, len(flips)) if md else flip_lines(listed, pair, kind, len(flips)))
+            if len(listed) < len(flips):
+                parts.append(f"{len(flips) - len(listed)} more {kind} cases not listed; --flips all or --format json "
+                             f"lists them all")
     return "\n\n".join(parts)
 
 
-def flip_table_md(flips: list[dict], pair: dict, kind: str) -> str:
-    lines = [f"**{kind} in {pair['b']}** ({len(flips)})", "",
+def flip_table_md(flips: list[dict], pair: dict, kind: str, total: int) -> str:
+    lines = [f"**{kind} in {pair['b']}** ({total})", "",
              f"| case | category | reason | {pair['a']} output | {pair['b']} output |", "|---|---|---|---|---|"]
     for f in flips:
         lines.append(f"| {md_code(f['id'])} | {md_code(f['category'])} | {md_code(excerpt(f['reason'] or ''))} "
@@ -236,8 +285,8 @@ def flip_table_md(flips: list[dict], pair: dict, kind: str) -> str:
     return "\n".join(lines)
 
 
-def flip_lines(flips: list[dict], pair: dict, kind: str) -> str:
-    lines = [f"{kind} in {pair['b']} ({len(flips)}):"]
+def flip_lines(flips: list[dict], pair: dict, kind: str, total: int) -> str:
+    lines = [f"{kind} in {pair['b']} ({total}):"]
     for f in flips:
         lines += [f"  {excerpt(f['id'])} [{excerpt(f['category'])}] {f['reason']}: {excerpt(f['detail'], 120)}",
                   f"    {pair['a']}: {excerpt(f['output_a'])}", f"    {pair['b']}: {excerpt(f['output_b'])}"]

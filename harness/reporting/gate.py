@@ -10,12 +10,11 @@ from xml.etree import ElementTree as ET
 
 from harness.reporting import diff
 from harness.errors import InputError
-from harness.records import Record
+from harness.records import LEVELS, Record
 from harness.reporting.render import status_line
 from harness.reporting.kinds import GATE_KEYS as KIND_KEYS
 from harness.reporting.kinds import gate_value as kind_gate_value
 from harness.reporting.summary import Counts, Summary
-from harness.scoring import LEVELS
 from harness.text import excerpt, human_bytes, md_code, pct, secs
 from harness.userfiles import read_toml
 

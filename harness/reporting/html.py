@@ -200,5 +200,7 @@ def render_diff(doc: dict) -> str:
             sections.append(f"<h3>{kind} in {_e(pair['b'])} ({len(flips)})</h3>" + (_table(
                 ["case", "category", "reason", f"{pair['a']} output", f"{pair['b']} output"],
                 [[f["id"], f["category"], f"{f['reason']}: {f['detail']}", _pre(f["output_a"]), _pre(f["output_b"])]
-                 for f in flips], raw_columns=(3, 4)) if flips else '<p class="muted">none</p>'))
+                 for f in flips[:FAILED_SHOWN]], raw_columns=(3, 4)) if flips else '<p class="muted">none</p>')
+                + (f'<p class="muted">{len(flips) - FAILED_SHOWN} more {kind} cases not shown; '
+                   f'harness diff --format json lists them all</p>' if len(flips) > FAILED_SHOWN else ""))
     return _page("diff: " + " vs ".join(r["name"] for r in doc["runs"]), sections)

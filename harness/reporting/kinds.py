@@ -9,8 +9,7 @@ from typing import Callable
 
 from harness.errors import InputError
 from harness.expect import intended_kinds, parse_expectation
-from harness.kinds import KINDS
-from harness.records import Record
+from harness.records import KINDS, Record
 
 EXPECTED = ("call", "answer", "ask", "decline")  # kinds a case is written for, in report order
 ORDER = EXPECTED + tuple(k for k in KINDS if k not in EXPECTED)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from harness.errors import InputError
 from harness.reporting.kinds import confusion_rows
+from harness.records import LEVELS
 from harness.reporting.summary import Counts, Summary
-from harness.scoring import LEVELS
 from harness.text import ci_text, excerpt, failure_label, human_bytes, md_code, pct, secs
 from harness.userfiles import check_output_path
 
@@ -170,13 +170,13 @@ def render(summary: Summary, fmt: str = "table", failures: int | None = FAILURES
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def failures_option(value: str) -> int | None:
-    """--failures N | all"""
+def failures_option(value: str, flag: str = "--failures", what: str = "failed cases") -> int | None:
+    """--failures N | all (and diff's --flips N | all)"""
     if value == "all":
         return None
     if value.isdigit():
         return int(value)
-    raise InputError(f"--failures: give a number of failed cases to list, or 'all'; got {value!r}")
+    raise InputError(f"{flag}: give a number of {what} to list, or 'all'; got {value!r}")
 
 
 def emit(text: str, output: str | None) -> None:

@@ -5,17 +5,19 @@ rate over its samples, so intervals do not narrow with repeats; pass@k (some sam
 passed) and the flip rate (samples disagree) say how stable the model is.
 """
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from operator import attrgetter, truediv
 from pathlib import Path
+
+import msgspec
 
 from harness.errors import InputError
 from harness.expect import is_tool_expected, parse_expectation
-from harness.records import Manifest, Record
+from harness.records import LEVELS, NOT_JUDGED, Manifest, Record
 from harness.reporting.stats import percentile, wilson
 from harness.reporting.kinds import KindMetrics, kind_metrics
 from harness.reporting.turns import turn_metrics
-from harness.results import LoadedRun, no_results
-from harness.scoring import LEVELS
+from harness.results import LoadedRun, no_results, paused_gc
 from harness.text import excerpt
 
 
@@ -79,7 +81,7 @@ class Summary:
     extra: dict = field(default_factory=dict)  # sections other modules add (kinds, turns, probes)
 
     def to_json(self) -> dict:
-        out = asdict(self)
+        out = msgspec.to_builtins(self)  # in C: dataclasses.asdict was most of a 100,000-record diff
         out.update(out.pop("extra"))
         return out
 
@@ -94,8 +96,25 @@ def expects_call(record: Record) -> bool:
         return record.expect != "direct"
 
 
+_ID, _SAMPLE, _PASSED, _CATEGORY = attrgetter("id"), attrgetter("sample"), attrgetter("passed"), attrgetter("category")
+_EPISODE, _LATENCY, _TTFT = attrgetter("episode"), attrgetter("latency_s"), attrgetter("ttft_s")
+_LEVEL_OF = {level: attrgetter(level) for level in LEVELS}
+
+
 def counts(records: list[Record]) -> Counts:
-    """Per-case rates over samples, then means over cases; one pass over the records."""
+    """Per-case rates over samples, then means over cases."""
+    n = len(records)
+    if any(map(_SAMPLE, records)) or len(set(map(_ID, records))) < n:
+        return _counts_over_samples(records)
+    passed = sum(map(_PASSED, records))  # one record per case: every rate is 0 or 1, summed in C
+    levels = {}
+    for level, get in _LEVEL_OF.items():
+        ok = sum(map(bool, map(get, records)))
+        levels[level] = Level(ok, ok / n if n else None, wilson(ok, n))
+    return Counts(n, passed, passed / n if n else None, wilson(passed, n), records=n, **levels)
+
+
+def _counts_over_samples(records: list[Record]) -> Counts:
     by_case: dict[str, list] = {}  # id -> [records, passed, decision, tool, call]
     for r in records:
         tally = by_case.get(r.id)
@@ -103,19 +122,19 @@ def counts(records: list[Record]) -> Counts:
             tally = by_case[r.id] = [0, 0, 0, 0, 0]
         tally[0] += 1
         tally[1] += r.passed
-        tally[2] += bool(r.decision)
-        tally[3] += bool(r.tool)
-        tally[4] += bool(r.call)
+        tally[2] += r.decision is True
+        tally[3] += r.tool is True
+        tally[4] += r.call is True
     n = len(by_case)
-    tallies = by_case.values()
-    rates = [t[1] / t[0] for t in tallies]
+    columns = list(zip(*by_case.values()))  # records, passed, decision, tool, call: one tuple each
+    rates = list(map(truediv, columns[1], columns[0]))
     passed = _tidy(sum(rates))
     levels = {}
     for i, level in enumerate(LEVELS, 2):
-        ok = _tidy(sum(t[i] / t[0] for t in tallies))
-        levels[level] = Level(ok, ok / n if n else None, wilson(ok, n))
-    out = Counts(n, passed, passed / n if n else None, wilson(passed, n), records=len(records), **levels)
-    if n and len(records) > n:  # some case has several samples
+        ok = _tidy(sum(map(truediv, columns[i], columns[0])))
+        levels[level] = Level(ok, ok / n, wilson(ok, n))
+    out = Counts(n, passed, passed / n, wilson(passed, n), records=len(records), **levels)
+    if len(records) > n:  # some case has several samples
         out.pass_at_k = sum(rate > 0 for rate in rates) / n
         out.pass_all_k = sum(rate == 1 for rate in rates) / n
         out.flip_rate = sum(0 < rate < 1 for rate in rates) / n
@@ -127,31 +146,38 @@ def _tidy(x: float) -> float:
     return int(round(x)) if abs(x - round(x)) < 1e-9 else x
 
 
+@paused_gc()
 def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | Path = "", damaged: int = 0) -> Summary:
     """`records` may be a subset of a run's (diff compares runs on the cases they share)."""
     if not records:
         raise InputError(no_results(run_dir))
     manifest = manifest or Manifest()
-    everything, records = records, [r for r in records if not r.is_turn]  # a rollout counts once: its episode
+    everything = records
+    if set(map(_EPISODE, everything)) <= {None}:  # no rollouts: every record is a case's verdict and a generation
+        scored = [r for r in records if r.reason not in NOT_JUDGED]  # neither is a model failure
+        judged, generated = scored, scored
+    else:
+        records = [r for r in everything if r.episode is not False]  # a rollout counts once: its episode
+        scored = [r for r in records if r.reason not in NOT_JUDGED]
+        judged = [r for r in everything if r.reason not in NOT_JUDGED]
+        # generations: every judged assistant turn (a rollout's turns, not its episode record)
+        generated = [r for r in judged if r.episode is not True]
     errors = [r for r in records if r.reason == "backend_error"]
     ours = [r for r in records if r.reason == "harness_error"]
-    scored = [r for r in records if not r.not_judged]  # neither is a model failure
-    # generations: every judged assistant turn (a rollout's turns, not its episode record)
-    generated = [r for r in everything if not r.not_judged and r.episode is not True]
-    by_category: dict[str, list] = {name: [] for name in sorted({r.category for r in records})}
+    by_category: dict[str, list] = {name: [] for name in sorted(set(map(_CATEGORY, records)))}
     for r in scored:
         by_category[r.category].append(r)
     categories = {name: counts(group) for name, group in by_category.items()}
-    tool_cases = [r for r in generated if expects_call(r)]
+    tool_cases = [r for r in generated if (r.expects_call if r.expects_call is not None else expects_call(r))]
     timing = sorted({r.timing for r in generated})
-    latencies = [r.latency_s for r in generated if r.latency_s is not None]
-    ttfts = [r.ttft_s for r in generated if r.ttft_s is not None]
+    latencies = [x for x in map(_LATENCY, generated) if x is not None]
+    ttfts = [x for x in map(_TTFT, generated) if x is not None]
     decode = [r.tokens_per_s for r in generated if r.tokens_per_s is not None and r.timing == "sequential"]
     generation = manifest.generation or {}
     throughput = generation.get("throughput") or {}
     return Summary(
         run_dir=str(run_dir), suite=manifest.suite.get("name"), status=manifest.status if manifest.run_dir else None,
-        coverage=_coverage(records, manifest),
+        coverage=_coverage(len(records), len(scored), manifest),
         overall=counts(scored), categories=categories, samples=manifest.samples or 1,
         tool_calls={"made": sum(1 for r in tool_cases if r.detection.outcome != "none"), "tool_cases": len(tool_cases)},
         formats=dict(Counter(r.detection.format for r in generated if r.detection.format)),
@@ -172,7 +198,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
                   for r in scored if not r.passed],
         warnings=list(manifest.warnings), damaged=damaged,
         kinds=kind_metrics(scored) if any(r.response_kind for r in scored) else None,
-        extra=turn_metrics([r for r in everything if not r.not_judged]))
+        extra=turn_metrics(judged))
 
 
 LATENCY_MEANING = {
@@ -183,13 +209,12 @@ LATENCY_MEANING = {
 }
 
 
-def _coverage(records: list[Record], manifest: Manifest) -> dict:
-    judged = sum(1 for r in records if not r.not_judged)
+def _coverage(records: int, judged: int, manifest: Manifest) -> dict:
     expected = manifest.coverage.get("expected") if manifest.coverage else None
     if expected is None and manifest.suite.get("cases") is not None:
         expected = manifest.suite["cases"] * (manifest.samples or 1)
-    expected = max(expected or 0, len(records))
-    return {"expected": expected, "judged": judged, "not_judged": len(records) - judged,
+    expected = max(expected or 0, records)
+    return {"expected": expected, "judged": judged, "not_judged": records - judged,
             "partial": (manifest.run_dir != "" and manifest.status != "complete") or judged < expected}
 
 

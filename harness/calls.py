@@ -1,0 +1,28 @@
+"""What the detectors find in a model output: its calls and their format. Kept outside harness.detect (stdlib
+only) so run records and reports load without the detectors and their patterns."""
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["call", "malformed", "none"]
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict | None  # None when the call was cut off before its arguments were complete
+
+
+@dataclass
+class Detection:
+    calls: list[ToolCall] = field(default_factory=list)
+    format: str | None = None  # stable label such as "hermes_json", "qwen3_coder_xml"
+    outcome: Outcome = "none"
+    near_miss: str | None = None  # what looked like a call but is not one
+
+    def to_dict(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "format": self.format,
+            "calls": [{"name": c.name, "arguments": c.arguments} for c in self.calls],
+            "near_miss": self.near_miss,
+        }
