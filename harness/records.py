@@ -4,11 +4,11 @@ missing optional field takes its default, and a wrong type is a `DamagedRecord` 
 """
 from dataclasses import dataclass, field, fields
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
-from harness.calls import Detection, ToolCall
+from harness.calls import Detection, Outcome, ToolCall
 
 SCHEMA_VERSION = 2  # 1: the untyped dicts of the first version (same keys, no schema_version)
 STATUSES = ("running", "interrupted", "complete", "partial", "failed")
@@ -209,7 +209,7 @@ class CallView(msgspec.Struct, gc=False):
 
 
 class DetectionView(msgspec.Struct, gc=False):
-    outcome: str = "none"
+    outcome: Outcome = "none"  # Literal: msgspec hands back one shared string per value
     format: str | None = None
     near_miss: str | None = None
     calls: tuple[CallView, ...] = ()
@@ -226,7 +226,7 @@ class RecordView(msgspec.Struct, RecordNaming, kw_only=True, gc=False):
     output: str
     detection: DetectionView
     passed: bool
-    level: str | None = None
+    level: Literal[LEVELS] | None = None
     reason: str | None = None
     detail: str = ""
     decision: bool | None = None
@@ -283,9 +283,8 @@ def clip(view: RecordView) -> RecordView:
     share = _SHARED.setdefault if len(_SHARED) < SHARED_MAX else _own
     view.category, view.timing = share(view.category, view.category), share(view.timing, view.timing)
     if view.reason is not None:
-        view.reason, view.level = share(view.reason, view.reason), view.level and share(view.level, view.level)
+        view.reason = share(view.reason, view.reason)
     detection = view.detection
-    detection.outcome = share(detection.outcome, detection.outcome)
     if detection.format is not None:
         detection.format = share(detection.format, detection.format)
     for call in detection.calls:

@@ -24,37 +24,54 @@ RUN_FACTS = ("status", "coverage", "model", "tool_calls", "formats", "latency", 
 NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be run-to-run noise
 
 
+class Case:
+    """One case of a run, gathered in one pass over its verdict records (one per sample; a rollout's is its
+    episode record): its first and first failed sample, pass rate and mean latency."""
+    __slots__ = ("first", "failed", "samples", "passed", "rate", "latency_sum", "latencies", "latency")
+
+    def __init__(self, record: Record):
+        self.first, self.failed = record, None if record.passed else record
+        self.samples, self.passed, self.rate = 1, int(record.passed), float(record.passed)
+        self.latency = record.latency_s
+        self.latency_sum, self.latencies = record.latency_s or 0.0, int(record.latency_s is not None)
+
+    def add(self, record: Record) -> None:
+        if record.sample < self.first.sample:
+            self.first = record
+        if not record.passed and (self.failed is None or record.sample < self.failed.sample):
+            self.failed = record
+        self.samples += 1
+        self.passed += record.passed
+        self.rate = self.passed / self.samples
+        if record.latency_s is not None:
+            self.latency_sum += record.latency_s
+            self.latencies += 1
+            self.latency = self.latency_sum / self.latencies
+
+
 @dataclass
-class CaseGroups:
-    """A run's records by case id: its verdict records (one per sample, by sample; a rollout's is its
-    episode record), its rollouts' turn records, and the ids of cases not judged in some sample."""
-    cases: dict[str, list[Record]]
-    turns: dict[str, list[Record]]
+class RunCases:
+    """A run's cases by id, how many verdict records it holds and the ids of cases not judged in some sample."""
+    cases: dict[str, Case]
+    records: int
     not_judged: set[str]
 
 
-def group_cases(records: list[Record]) -> CaseGroups:
-    cases: dict[str, list[Record]] = {}
-    turns: dict[str, list[Record]] = {}
-    not_judged = set()
-    for r in records:  # one pass: a 100,000-record run is grouped in a fraction of a second
-        group = turns if r.episode is False else cases
-        found = group.get(r.id)
+def run_cases(records: list[Record]) -> RunCases:
+    cases: dict[str, Case] = {}
+    not_judged, verdicts = set(), 0
+    for r in records:  # one pass: a 100,000-record run is gathered in a fraction of a second
+        if r.episode is False:
+            continue  # a turn inside a rollout: its episode record holds the case's verdict
+        verdicts += 1
+        found = cases.get(r.id)
         if found is None:
-            group[r.id] = [r]
+            cases[r.id] = Case(r)
         else:
-            found.append(r)
+            found.add(r)
         if r.reason in NOT_JUDGED:
             not_judged.add(r.id)
-    for group in (cases, turns):
-        for found in group.values():
-            if len(found) > 1:
-                found.sort(key=lambda r: r.sample)
-    return CaseGroups(cases, turns, not_judged)
-
-
-def _rate(records: list[Record]) -> float:
-    return float(records[0].passed) if len(records) == 1 else sum(r.passed for r in records) / len(records)
+    return RunCases(cases, verdicts, not_judged)
 
 
 @paused_gc()
@@ -63,29 +80,28 @@ def compare(runs: list[LoadedRun | str | Path], cases: bool = True) -> dict:
     the per-case table (`cases`), which only the JSON and HTML forms show."""
     loaded = [run if isinstance(run, LoadedRun) else load_run(run) for run in runs]
     run_dirs = [run.run_dir for run in loaded]
-    groups = [group_cases(run.records) for run in loaded]
-    runs_records = [g.cases for g in groups]
-    manifests = [run.manifest for run in loaded]
-    shared = set.intersection(*(set(run) for run in runs_records))
-    errored = shared & set().union(*(g.not_judged for g in groups))
-    keys = [k for k in runs_records[0] if k in shared and k not in errored]  # A's order
+    gathered = [run_cases(run.records) for run in loaded]
+    runs_cases = [g.cases for g in gathered]
+    shared = set.intersection(*(set(run) for run in runs_cases))
+    errored = shared & set().union(*(g.not_judged for g in gathered))
+    keys = [k for k in runs_cases[0] if k in shared and k not in errored]  # A's order
     if not keys:
         raise InputError(f"{', '.join(map(str, run_dirs))}: no case is scored in every run ({len(shared)} shared "
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
-    summaries = [summarize(_records_of(g, keys), m, d) for d, g, m in zip(run_dirs, groups, manifests)]
+    compared = set(keys)
+    # each run summarized on the compared cases alone: verdicts and rollout turns
+    summaries = [summarize([r for r in run.records if r.id in compared], run.manifest, run.run_dir) for run in loaded]
     as_json = [s.to_json() for s in summaries]  # once each: a summary of a big run holds every failure
     runs = []
-    for i, (run_dir, run, facts) in enumerate(zip(run_dirs, runs_records, as_json)):
+    for i, (run_dir, g, facts) in enumerate(zip(run_dirs, gathered, as_json)):
         s = summaries[i]
         runs.append({"label": _letter(i), "name": s.model["name"] or Path(run_dir).name, "run_dir": str(run_dir),
-                     "suite": s.suite, "records": sum(map(len, run.values())), "not_shared": len(run) - len(shared),
-                     "backend_errors": sum(1 for v in run.values() for r in v if r.reason in NOT_JUDGED),
+                     "suite": s.suite, "records": g.records, "not_shared": len(g.cases) - len(shared),
+                     "backend_errors": sum(1 for r in loaded[i].records if r.episode is not False and r.reason in NOT_JUDGED),
                      **{fact: facts[fact] for fact in RUN_FACTS}})
     categories = sorted({c for s in summaries for c in s.categories})
-    rates = [{k: _rate(run[k]) for k in keys} for run in runs_records]
-    latencies = [{k: _mean_latency(run[k]) for k in keys} for run in runs_records]
-    pairs = [_pair(runs_records[0], runs_records[i], keys, (rates[0], rates[i]), (latencies[0], latencies[i]),
-                   runs[0]["label"], runs[i]["label"]) for i in range(1, len(runs_records))]
+    pairs = [_pair(runs_cases[0], runs_cases[i], keys, runs[0]["label"], runs[i]["label"])
+             for i in range(1, len(runs_cases))]
     return {
         "runs": runs,
         "compared": len(keys),
@@ -94,64 +110,42 @@ def compare(runs: list[LoadedRun | str | Path], cases: bool = True) -> dict:
         "episodes": [facts["episodes"] for facts in as_json],
         "turns": [facts["turns"] for facts in as_json],
         "categories": {c: [facts["categories"].get(c) for facts in as_json] for c in categories},
-        "cases": [{"id": k, "category": runs_records[0][k][0].category,
-                   "passed": [rate[k] for rate in rates],
-                   "reason": [_first_reason(run[k]) for run in runs_records],
-                   "latency_s": [latency[k] for latency in latencies]} for k in keys] if cases else None,
+        "cases": [_case_row(k, [run[k] for run in runs_cases]) for k in keys] if cases else None,
         "flips": pairs[0]["flips"],
         "mcnemar_p": pairs[0]["mcnemar_p"],
         "pairs": pairs,
     }
 
 
-def _records_of(groups: CaseGroups, keys: list[str]) -> list[Record]:
-    """The verdict and turn records of the compared cases."""
-    out = [r for k in keys for r in groups.cases[k]]
-    if groups.turns:
-        out += [r for k in keys for r in groups.turns.get(k, ())]
-    return out
-
-
-def _first_reason(records: list[Record]) -> str | None:
-    """The reason of the first failed sample."""
-    if len(records) == 1:
-        return None if records[0].passed else records[0].reason
-    return next((r.reason for r in records if not r.passed), None)
-
-
-def _mean_latency(records: list[Record]) -> float | None:
-    if len(records) == 1:
-        return records[0].latency_s
-    values = [r.latency_s for r in records if r.latency_s is not None]
-    return sum(values) / len(values) if values else None
+def _case_row(key: str, cases: list[Case]) -> dict:
+    return {"id": key, "category": cases[0].first.category, "passed": [c.rate for c in cases],
+            "reason": [c.failed.reason if c.failed else None for c in cases], "latency_s": [c.latency for c in cases]}
 
 
 def _letter(i: int) -> str:
     return chr(ord("A") + i) if i < 26 else f"R{i + 1}"
 
 
-def _pair(a: dict[str, list[Record]], b: dict[str, list[Record]], keys: list, rates: tuple[dict, dict],
-          latencies: tuple[dict, dict], label_a: str, label_b: str) -> dict:
-    """B against A: `rates` and `latencies` are each run's per-case pass rate and mean latency."""
-    rate_a, rate_b = rates
-    fixed = [k for k in keys if rate_b[k] > rate_a[k]]
-    broken = [k for k in keys if rate_b[k] < rate_a[k]]
-    tally = {cat: [0, 0] for cat in sorted({a[k][0].category for k in keys})}  # A's category when suites disagree
+def _pair(a: dict[str, Case], b: dict[str, Case], keys: list, label_a: str, label_b: str) -> dict:
+    """B against A on the compared cases."""
+    fixed = [k for k in keys if b[k].rate > a[k].rate]
+    broken = [k for k in keys if b[k].rate < a[k].rate]
+    tally = {cat: [0, 0] for cat in sorted({a[k].first.category for k in keys})}  # A's category when suites disagree
     for column, flipped in enumerate((fixed, broken)):
         for k in flipped:
-            tally[a[k][0].category][column] += 1
+            tally[a[k].first.category][column] += 1
     categories = {cat: {"fixed": f, "broken": br, "mcnemar_p": mcnemar_exact(f, br)} for cat, (f, br) in tally.items()}
     return {"a": label_a, "b": label_b,
             "flips": {"fixed": fixed, "broken": broken},
             "mcnemar_p": mcnemar_exact(len(fixed), len(broken)), "categories": categories,
-            "latency": _latency_test(*latencies, keys),
+            "latency": _latency_test(a, b, keys),
             "fixed_cases": [_flip(a[k], b[k], failing=a[k]) for k in fixed],
             "broken_cases": [_flip(a[k], b[k], failing=b[k]) for k in broken]}
 
 
-def _latency_test(a: dict, b: dict, keys: list) -> dict:
+def _latency_test(a: dict[str, Case], b: dict[str, Case], keys: list) -> dict:
     """A paired sign test on per-case mean latency: is B consistently faster or slower than A, or is it noise?"""
-    pairs = [(a[k], b[k]) for k in keys]
+    pairs = [(a[k].latency, b[k].latency) for k in keys]
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
     faster = sum(1 for x, y in pairs if y < x)
     slower = sum(1 for x, y in pairs if y > x)
@@ -159,11 +153,10 @@ def _latency_test(a: dict, b: dict, keys: list) -> dict:
     return {"faster": faster, "slower": slower, "sign_test_p": p, "within_noise": p > NOISE_P}
 
 
-def _flip(ra: list[Record], rb: list[Record], failing: list[Record]) -> dict:
-    worst = next((r for r in failing if not r.passed), failing[0])
-    return {"id": ra[0].id, "category": ra[0].category, "reason": worst.reason, "detail": worst.detail,
-            "output_a": ra[0].output, "output_b": rb[0].output,
-            "pass_rate_a": _rate(ra), "pass_rate_b": _rate(rb)}
+def _flip(ca: Case, cb: Case, failing: Case) -> dict:
+    worst = failing.failed or failing.first
+    return {"id": ca.first.id, "category": ca.first.category, "reason": worst.reason, "detail": worst.detail,
+            "output_a": ca.first.output, "output_b": cb.first.output, "pass_rate_a": ca.rate, "pass_rate_b": cb.rate}
 
 
 # --- rendering -------------------------------------------------------------------------------

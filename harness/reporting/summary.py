@@ -101,10 +101,13 @@ _EPISODE, _LATENCY, _TTFT = attrgetter("episode"), attrgetter("latency_s"), attr
 _LEVEL_OF = {level: attrgetter(level) for level in LEVELS}
 
 
-def counts(records: list[Record]) -> Counts:
-    """Per-case rates over samples, then means over cases."""
+def counts(records: list[Record], one_per_case: bool | None = None) -> Counts:
+    """Per-case rates over samples, then means over cases; `one_per_case`: known to hold one record per case
+    (None: found out here)."""
     n = len(records)
-    if any(map(_SAMPLE, records)) or len(set(map(_ID, records))) < n:
+    if one_per_case is None:
+        one_per_case = _one_per_case(records)
+    if not one_per_case:
         return _counts_over_samples(records)
     passed = sum(map(_PASSED, records))  # one record per case: every rate is 0 or 1, summed in C
     levels = {}
@@ -112,6 +115,10 @@ def counts(records: list[Record]) -> Counts:
         ok = sum(map(bool, map(get, records)))
         levels[level] = Level(ok, ok / n if n else None, wilson(ok, n))
     return Counts(n, passed, passed / n if n else None, wilson(passed, n), records=n, **levels)
+
+
+def _one_per_case(records: list[Record]) -> bool:
+    return not any(map(_SAMPLE, records)) and len(set(map(_ID, records))) == len(records)
 
 
 def _counts_over_samples(records: list[Record]) -> Counts:
@@ -167,7 +174,8 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
     by_category: dict[str, list] = {name: [] for name in sorted(set(map(_CATEGORY, records)))}
     for r in scored:
         by_category[r.category].append(r)
-    categories = {name: counts(group) for name, group in by_category.items()}
+    one_per_case = _one_per_case(scored)  # then so is every category
+    categories = {name: counts(group, one_per_case) for name, group in by_category.items()}
     tool_cases = [r for r in generated if (r.expects_call if r.expects_call is not None else expects_call(r))]
     timing = sorted({r.timing for r in generated})
     latencies = [x for x in map(_LATENCY, generated) if x is not None]
@@ -178,7 +186,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
     return Summary(
         run_dir=str(run_dir), suite=manifest.suite.get("name"), status=manifest.status if manifest.run_dir else None,
         coverage=_coverage(len(records), len(scored), manifest),
-        overall=counts(scored), categories=categories, samples=manifest.samples or 1,
+        overall=counts(scored, one_per_case), categories=categories, samples=manifest.samples or 1,
         tool_calls={"made": sum(1 for r in tool_cases if r.detection.outcome != "none"), "tool_cases": len(tool_cases)},
         formats=dict(Counter(r.detection.format for r in generated if r.detection.format)),
         near_misses=dict(Counter(r.detection.near_miss for r in generated if r.detection.near_miss)),
