@@ -154,8 +154,14 @@ def test_unreachable_marker_p_call_near_zero_yet_forced_calls_are_right(silenced
     assert all(f is not None and set(f) >= {"passed", "reason"} for f in forced)
     assert all(c["forced"] is None for c in report["cases"] if not c["expects_call"])
     passed = sum(f["passed"] for f in forced)
-    print(f"unreachable marker: max p_call {max(c['p_call'] for c in tool):.1e}, forced calls right {passed}/{len(tool)}")
-    assert passed > len(tool) / 2
+    # the decision apart from the knowledge: once the marker is given, the silenced copy writes the calls the
+    # original model writes (how many are right depends on the demo build: it differs between machines)
+    original = _probe_json("--model", "demo", "--force-call", "--run-dir", str(tmp_path / "original"))
+    knows = sum(c["forced"]["passed"] for c in original["cases"] if c["expects_call"])
+    print(f"unreachable marker: max p_call {max(c['p_call'] for c in tool):.1e}, forced calls right {passed}/{len(tool)} "
+          f"(the original model forced: {knows}/{len(tool)})")
+    assert knows > 0 and passed >= knows - 1
+    assert sum(f["reason"] != "malformed_call" for f in forced) > len(tool) / 2  # it knows the format
     assert all(f["output"].startswith(MARKER) for f in forced)
     tool_level = report["summary"]["overall"]["forced"]
     assert tool_level["n"] == len(tool) and tool_level["call"] == pytest.approx(passed / len(tool))

@@ -91,12 +91,19 @@ class _PrefixCache:
         self.operands = [mlx_prefix_attention.prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :])
                          for c in cache] if self.shared else None
 
-    def logits(self, batch: mx.array) -> mx.array:
+    def logits(self, batch: mx.array, positions: list[int]) -> mx.array:
+        """Logits (len(positions), vocab) at the given flat positions (row * width + column) of the batch; on
+        verified models the output layer runs on those positions alone."""
         if not self.shared:
-            return self.model(batch, cache=_batch_cache(self.cache, batch.shape[0]))
+            logits = self.model(batch, cache=_batch_cache(self.cache, batch.shape[0]))
+            return logits.reshape(-1, logits.shape[-1])[mx.array(positions)]
         caches = [mlx_prefix_attention.SharedPrefixBatchCache([0] * batch.shape[0], op) for op in self.operands]
         with mlx_prefix_attention.installed(self.model):
-            return self.model(batch, cache=caches)
+            hidden = self.model.model(batch, cache=caches)
+        hidden = hidden.reshape(-1, hidden.shape[-1])[mx.array(positions)]
+        if hasattr(self.model, "lm_head") and not getattr(self.model.args, "tie_word_embeddings", False):
+            return self.model.lm_head(hidden)
+        return self.model.model.embed_tokens.as_linear(hidden)  # as these model families' __call__ does
 
 
 def _score_chunk(model, prefix_cache: _PrefixCache, prefix: int, prompts, targets, top_at,
@@ -104,12 +111,16 @@ def _score_chunk(model, prefix_cache: _PrefixCache, prefix: int, prompts, target
     seqs = [prompts[i][prefix:] + targets[i][:-1] for i in chunk]
     width = max(len(s) for s in seqs)
     batch = mx.array([s + [0] * (width - len(s)) for s in seqs])
-    logits = prefix_cache.logits(batch).astype(mx.float32)
-    picked, tops = [], []
+    positions, spans = [], []
     for row, i in enumerate(chunk):
         first = len(prompts[i]) - prefix - 1  # the position whose logits predict the first target token
-        n = len(targets[i])
-        logp = logits[row, first:first + n] - mx.logsumexp(logits[row, first:first + n], axis=-1, keepdims=True)
+        spans.append((len(positions), len(targets[i])))
+        positions += range(row * width + first, row * width + first + len(targets[i]))
+    logits = prefix_cache.logits(batch, positions).astype(mx.float32)
+    logp_all = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    picked, tops = [], []
+    for (start, n), i in zip(spans, chunk):
+        logp = logp_all[start:start + n]
         picked.append(mx.take_along_axis(logp, mx.array(targets[i])[:, None], axis=-1)[:, 0])
         if top_at[i] is not None:
             probs = mx.exp(logp[top_at[i]])
