@@ -90,8 +90,9 @@ def compare(runs: list[LoadedRun | str | Path], cases: bool = True) -> dict:
                          f"case ids, {len(errored)} of them with a backend error); compare runs of the same suite")
     compared = set(keys)
     # each run summarized on the compared cases alone: verdicts and rollout turns
-    summaries = [summarize([r for r in run.records if r.id in compared], run.manifest, run.run_dir) for run in loaded]
-    as_json = [s.to_json() for s in summaries]  # once each: a summary of a big run holds every failure
+    summaries = [summarize([r for r in run.records if r.id in compared], run.manifest, run.run_dir, failures=False)
+                 for run in loaded]
+    as_json = [s.to_json() for s in summaries]
     runs = []
     for i, (run_dir, g, facts) in enumerate(zip(run_dirs, gathered, as_json)):
         s = summaries[i]

@@ -154,8 +154,10 @@ def _tidy(x: float) -> float:
 
 
 @paused_gc()
-def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | Path = "", damaged: int = 0) -> Summary:
-    """`records` may be a subset of a run's (diff compares runs on the cases they share)."""
+def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | Path = "", damaged: int = 0,
+              failures: bool = True) -> Summary:
+    """`records` may be a subset of a run's (diff compares runs on the cases they share); `failures`: list
+    the failed cases (a diff lists its flips instead)."""
     if not records:
         raise InputError(no_results(run_dir))
     manifest = manifest or Manifest()
@@ -203,7 +205,7 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
         decode_tokens_per_s=sum(decode) / len(decode) if decode else None,
         generation=generation,
         failures=[Failure(r.name, r.category, r.reason, r.detail, excerpt(r.output, 100), r.p_call)
-                  for r in scored if not r.passed],
+                  for r in scored if not r.passed] if failures else [],
         warnings=list(manifest.warnings), damaged=damaged,
         kinds=kind_metrics(scored) if any(r.response_kind for r in scored) else None,
         extra=turn_metrics(judged))
