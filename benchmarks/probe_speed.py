@@ -34,10 +34,12 @@ def main() -> int:
     parser.add_argument("--models", default="models.toml")
     parser.add_argument("--suite", default="suites/coding_tools.toml")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-category", action="append", default=[], metavar="NAME",
+                        help="leave this category's cases out (repeatable), e.g. multi_turn for first requests only")
     args = parser.parse_args()
     backend = MLXBackend(resolve_model(args.model, args.models))
     backend.load()
-    requests = [Request(c) for c in load_suite(args.suite).cases]
+    requests = [Request(c) for c in load_suite(args.suite).cases if c.category not in args.skip_category]
     probe, generate = (lambda: backend.probe(requests)), (lambda: list(backend.generate(requests)))
     probe(), generate()  # warm-up: compile kernels, find the call marker
     probe_s, generate_s = [], []
@@ -46,7 +48,8 @@ def main() -> int:
         generate_s.append(timed(generate))
     p, g = statistics.median(probe_s), statistics.median(generate_s)
     tokens = sum(len(backend.render(r)) for r in requests)
-    print(f"model {args.model}, suite {args.suite}: {len(requests)} cases, {tokens} prompt tokens, "
+    skipped = f" (without {', '.join(args.skip_category)})" if args.skip_category else ""
+    print(f"model {args.model}, suite {args.suite}{skipped}: {len(requests)} cases, {tokens} prompt tokens, "
           f"max_tokens {backend.spec.max_tokens}, median of {args.repeats} wall-clock runs each (batched)")
     print(f"probe (p_call, one forward pass per case): {p:.3f} s")
     print(f"generate (the whole suite):                {g:.3f} s")
