@@ -56,6 +56,23 @@ def test_summary_counts_and_backend_errors_apart(tmp_path):
     assert "failed cases (1)" in text and "wrong_tool" in text
 
 
+@pytest.mark.parametrize("samples", [1, 3])
+def test_counts_are_over_cases_whatever_the_samples_and_a_category_of_errors_alone_counts_zero(samples):
+    """One record per case is counted in C, several per case case by case: both give the same figures; a
+    category whose only records are backend errors has no judged case, whatever the path."""
+    import dataclasses
+
+    base = [_rec("a", "x", True, 1.0), _rec("b", "x", False, 2.0, reason="wrong_tool"), _rec("c", "y", True, 1.0),
+            _rec("e", "z", False, None, reason="backend_error")]
+    records = [dataclasses.replace(r, sample=k) for r in base for k in range(samples)]
+    s = summarize(records, Manifest(samples=samples))
+    assert (s.overall.total, s.overall.passed, s.overall.records) == (3, 2, 3 * samples)
+    assert s.overall.accuracy == pytest.approx(2 / 3) and s.overall.call.passed == 2
+    assert s.categories["x"].total == 2 and s.categories["x"].passed == 1
+    assert s.categories["z"].total == 0 and s.categories["z"].accuracy is None
+    assert (s.overall.pass_at_k is None) == (samples == 1)
+
+
 def test_mcnemar_on_thousands_of_pairs_agrees_with_the_exact_sum_and_stays_fast():
     from math import comb
 

@@ -107,7 +107,7 @@ def counts(records: list[Record], one_per_case: bool | None = None) -> Counts:
     n = len(records)
     if one_per_case is None:
         one_per_case = _one_per_case(records)
-    if not one_per_case:
+    if not one_per_case and n:
         return _counts_over_samples(records)
     passed = sum(map(_PASSED, records))  # one record per case: every rate is 0 or 1, summed in C
     levels = {}
