@@ -205,10 +205,14 @@ def kind_mismatch(want: str, about: list[str], kind: Kind, tools: list[dict] | N
     return _KIND_MISSES.get(want, "wrong_kind"), f"expected {_article(want)}, got {_article(got)}: {kind.cue}"
 
 
-def outcome_fields(text: str | None, detection: Detection, tools: list[dict] | None, judged: bool) -> dict:
-    """The record fields of issue 16: the reply's kind and cue, and what it invented (counted whatever the
-    case expects); a reply the model was never judged on is unsure."""
-    kind = classify(text, detection, tools) if judged else Kind("unsure", "not judged: nothing to classify")
+def outcome_fields(text: str | None, detection: Detection, tools: list[dict] | None, judged: bool,
+                   kind: Kind | None = None) -> dict:
+    """The record fields of issue 16: the reply's kind (`kind`: settled elsewhere, by the judge; else
+    classified here) and cue, and what it invented (counted whatever the case expects); a reply the model
+    was never judged on is unsure."""
+    if not judged:
+        kind = Kind("unsure", "not judged: nothing to classify")
+    kind = kind or classify(text, detection, tools)
     found = hallucinations(detection, tools)
     return {"response_kind": kind.kind, "kind_cue": kind.cue, "hallucinated_tools": found.tools,
             "hallucinated_arguments": found.arguments, "tools_offered": found.offered}

@@ -12,6 +12,10 @@ from harness.errors import InputError
 from harness.records import Manifest, Record
 from harness.results import RESULTS, RecordWriter, RunLock, load_run, write_manifest
 from harness.runner import coverage, final_status, now, recorded_turns
+from harness.judge import settle
+from harness.kinds import classify
+from harness.models import ModelSpec
+from harness.records import NOT_JUDGED
 from harness.scoring import judge
 from harness.suite import Suite
 
@@ -37,8 +41,11 @@ def generation_of(record: Record) -> Generation:
                       error=record.error if record.reason == "backend_error" else None)
 
 
-def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int]:
-    """Writes `out`; returns its manifest and how many records had no case in the suite (left out)."""
+def rescore(run_dir: str | Path, suite: Suite, out: Path, judge_spec: ModelSpec | None = None,
+            judge_cache: Path | None = None) -> tuple[Manifest, int]:
+    """Writes `out`; returns its manifest and how many records had no case in the suite (left out). With
+    `judge_spec`, replies of one-turn cases the classifier found unsure go to that judge model (cached in
+    `judge_cache`), and those it settles are scored with the kind it gave."""
     run = load_run(run_dir, views=False)  # whole outputs: they are detected again
     if run.manifest is None:
         raise InputError(f"{run_dir}: no manifest.json; give a run folder written by `harness run`")
@@ -51,14 +58,12 @@ def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int
     with RunLock(out):
         writer = RecordWriter(out / RESULTS)
         try:
-            records = []
-            for old in kept:
-                if by_id[old.id].script:
-                    continue  # a rollout is re-judged turn by turn below
-                record = judge(by_id[old.id], generation_of(old), old.sampler)
+            olds = [old for old in kept if not by_id[old.id].script]  # a rollout is re-judged turn by turn below
+            records = [judge(by_id[old.id], generation_of(old), old.sampler) for old in olds]
+            judged_by = _settle_unsure(olds, records, by_id, judge_spec, judge_cache) if judge_spec else None
+            for old, record in zip(olds, records):
                 record.tokens_per_s, record.finished_at = old.tokens_per_s, old.finished_at
                 writer.write(record)
-                records.append(record)
             # rollouts: replay each episode from its recorded turns; the script answers the calls anew
             rollouts = sorted({(r.id, r.sample) for r in kept if by_id[r.id].script})
             requests = [Request(by_id[i], s, turn=assistant_turns(by_id[i].messages)) for i, s in rollouts]
@@ -73,6 +78,18 @@ def rescore(run_dir: str | Path, suite: Suite, out: Path) -> tuple[Manifest, int
         manifest = replace(run.manifest, run_dir=str(out), status=final_status(cov), coverage=cov,
                            suite={"name": suite.name, "path": suite.path, "sha256": suite.sha256, "cases": len(suite.cases)},
                            identity={}, finished_at=now(),
-                           extra={**run.manifest.extra, "rescored_from": str(run_dir)})
+                           extra={**run.manifest.extra, "rescored_from": str(run_dir),
+                                  **({"judge": judged_by} if judged_by else {})})
         write_manifest(out, manifest)
     return manifest, len(run.records) - len(kept)
+
+
+def _settle_unsure(olds: list[Record], records: list[Record], by_id: dict, spec: ModelSpec, cache: Path) -> dict:
+    """Re-judge, in place, the records whose reply the judge settles; what it did, for the manifest."""
+    unsure = [i for i, r in enumerate(records) if r.response_kind == "unsure" and r.reason not in NOT_JUDGED]
+    kinds, settled = settle([(records[i].output, classify(records[i].output, records[i].detection, by_id[records[i].id].tools))
+                             for i in unsure], spec, cache)
+    for i, kind in zip(unsure, kinds):
+        if kind.kind != "unsure":
+            records[i] = judge(by_id[olds[i].id], generation_of(olds[i]), olds[i].sampler, kind=kind)
+    return {"model": spec.name, "unsure": len(unsure), "settled": settled}

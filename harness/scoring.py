@@ -19,7 +19,7 @@ from harness.detect import detect
 from harness.calls import Detection, ToolCall
 from harness.detect.reasoning import split_reasoning
 from harness.expect import JSON_TYPES, UNSET, CallExpect, Expectation, Matcher, is_tool_expected
-from harness.kinds import classify, hallucinations, kind_mismatch, outcome_fields, tool_schemas
+from harness.kinds import Kind, classify, hallucinations, kind_mismatch, outcome_fields, tool_schemas
 from harness.records import LEVELS, NOT_JUDGED, Record
 
 if TYPE_CHECKING:  # only for annotations: scoring must not import the backend layer
@@ -55,25 +55,28 @@ def not_judged(reason: str, message: str) -> Verdict:
     return Verdict(False, None, reason, message, None, None, None)
 
 
-def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS) -> Record:
+def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS,
+          kind: Kind | None = None) -> Record:
     """Detect the calls in one generation and score them against the case (its next assistant turn,
-    after the gold prefix if it has one): the record the run keeps."""
+    after the gold prefix if it has one): the record the run keeps. `kind`: the reply's kind as the
+    optional judge settled it (harness/judge.py), instead of the classifier's."""
     detection, facts, before = Detection(), {}, history(case.messages)
     if gen.error is not None:
         verdict = not_judged("backend_error", gen.error)
     else:
         try:
             detection = detect_generation(gen, case.tools)
-            verdict = score(case.expect, detection, case.tools, before, gen.output)
+            verdict = score(case.expect, detection, case.tools, before, gen.output, kind)
             facts = turn_facts(detection.calls, gen.output, case.messages, before)
         except Exception as e:  # a detector or scorer bug must not pass for the model's malformed call
             detection, verdict = Detection(), not_judged("harness_error", f"{type(e).__name__}: {e}"[:300])
     return make_record(case, gen, sampler, detection, verdict, case.expect_raw, is_tool_expected(case.expect),
-                       max_output_chars, turn=assistant_turns(case.messages), **facts)
+                       max_output_chars, kind=kind, turn=assistant_turns(case.messages), **facts)
 
 
 def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detection, verdict: Verdict,
-                expect_raw: Any, expects_call: bool, max_output_chars: int = MAX_OUTPUT_CHARS, **turn) -> Record:
+                expect_raw: Any, expects_call: bool, max_output_chars: int = MAX_OUTPUT_CHARS,
+                kind: Kind | None = None, **turn) -> Record:
     """The record of one judged assistant turn; `turn` holds the multi-turn fields (turn, episode, facts)."""
     record = Record(
         id=case.id, sample=gen.sample, category=case.category, tags=case.tags,
@@ -81,7 +84,7 @@ def make_record(case: "Case", gen: "Generation", sampler: dict, detection: Detec
         passed=verdict.passed, level=verdict.level, reason=verdict.reason, detail=verdict.detail,
         decision=verdict.decision, tool=verdict.tool, call=verdict.call,
         expect=expect_raw, expects_call=expects_call, **turn,
-        **outcome_fields(gen.output, detection, case.tools, judged=verdict.reason not in NOT_JUDGED),
+        **outcome_fields(gen.output, detection, case.tools, judged=verdict.reason not in NOT_JUDGED, kind=kind),
         latency_s=gen.latency_s, ttft_s=gen.ttft_s, timing=gen.timing,
         prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens,
         # per-case decode speed means something only when the case ran alone
@@ -108,11 +111,11 @@ def detect_generation(gen: "Generation", tools: list[dict]) -> Detection:
 
 
 def score(expect: Expectation, detection: Detection, tools: list[dict] | None = None,
-          history: History | None = None, output: str = "") -> Verdict:
+          history: History | None = None, output: str = "", kind: Kind | None = None) -> Verdict:
     """`tools` (the case's tool schemas; None: not known) refines wrong_value into wrong_type and flags
     calls to tools not offered; `output` (the raw text) is read by `answer` and the response kinds."""
     history = history or History()
-    verdict = _score(bind_results(expect, history), detection, tools, history, output)
+    verdict = _score(bind_results(expect, history), detection, tools, history, output, kind)
     if expect.no_repeat and (verdict.passed or verdict.level == "call"):
         repeated = [c.name for c in detection.calls if c.arguments is not None and history.is_repeat(c.name, c.arguments)]
         if repeated:
@@ -121,13 +124,13 @@ def score(expect: Expectation, detection: Detection, tools: list[dict] | None = 
 
 
 def _score(expect: Expectation, detection: Detection, tools: list[dict] | None, history: History,
-           output: str) -> Verdict:
+           output: str, kind: Kind | None) -> Verdict:
     if expect.kind == "any_of":
         # the alternative that got furthest explains the failure best; max keeps the first of ties
-        verdicts = [score(alt, detection, tools, history, output) for alt in expect.alternatives]
+        verdicts = [score(alt, detection, tools, history, output, kind) for alt in expect.alternatives]
         return max(verdicts, key=lambda v: (v.decision, v.tool, v.call))
     if expect.kind == "response":
-        miss = kind_mismatch(expect.response, expect.about, classify(output, detection, tools), tools)
+        miss = kind_mismatch(expect.response, expect.about, kind or classify(output, detection, tools), tools)
         return failed_verdict("decision", *miss) if miss else passed_verdict()
     names = [c.name for c in detection.calls]
     if expect.kind == "any":

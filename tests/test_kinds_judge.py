@@ -40,3 +40,38 @@ def test_a_torn_cache_line_is_skipped(tmp_path):
     assert kinds[0].kind == "answer" and settled == 1
     answers.unlink()
     assert settle([("x", UNSURE)], spec(answers), cache)[0][0].kind == "answer"  # the new entry was kept
+
+
+def test_rescore_with_a_judge_settles_unsure_replies_and_the_report_says_how_many(tmp_path, monkeypatch):
+    """`harness rescore RUN --judge MODEL`: an unsure reply to an ask case goes to the judge (a replay model
+    here, through models.toml), is scored with the kind it gives, and the report counts what it settled."""
+    from conftest import REFERENCE_SUITE, run_cli
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    unsure_reply = "Sorry, I can't do that. Which file do you mean?"
+    outputs = tmp_path / "outputs.jsonl"
+    outputs.write_text(json.dumps({"id": "ask-3", "output": unsure_reply}) + "\n"
+                       + json.dumps({"id": "direct-1", "output": "A direct answer."}) + "\n")
+    run = run_cli("run", str(REFERENCE_SUITE), "--replay", str(outputs), "--run-dir", str(tmp_path / "run"), "--quiet")
+    assert run.returncode == 0, run.stderr
+    before = {r["id"]: r for r in map(json.loads, (tmp_path / "run" / "results.jsonl").read_text().splitlines())}
+    assert before["ask-3"]["response_kind"] == "unsure" and not before["ask-3"]["passed"]
+
+    answers = tmp_path / "judge.jsonl"
+    judge = spec(answers)
+    answers.write_text(json.dumps({"id": judge_key(unsure_reply, judge), "output": "ask"}) + "\n")
+    models = tmp_path / "models.toml"
+    models.write_text(f'[models.judge]\nbackend = "replay"\nfile = "{answers}"\n')
+    for out in ("judged", "again"):
+        rescored = run_cli("rescore", str(tmp_path / "run"), "--judge", "judge", "--models", str(models),
+                           "-o", str(tmp_path / out), "--format", "json")
+        assert rescored.returncode == 0, rescored.stderr
+        summary = json.loads(rescored.stdout)
+        assert summary["judge"] == {"model": "judge", "unsure": 1, "settled": 1}
+        after = {r["id"]: r for r in map(json.loads, (tmp_path / out / "results.jsonl").read_text().splitlines())}
+        assert after["ask-3"]["response_kind"] == "ask" and after["ask-3"]["passed"]
+        assert "settled it as ask" in after["ask-3"]["kind_cue"]
+        assert after["direct-1"]["passed"] == before["direct-1"]["passed"]  # decided replies never go to the judge
+        answers.unlink(missing_ok=True)  # the second rescore is answered by the cache alone
+    table = run_cli("report", str(tmp_path / "again"))
+    assert "judge settled 1 of 1 replies the classifier found unsure" in table.stdout

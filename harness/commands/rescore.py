@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", help="suite to score against (default: the suite file the run recorded)")
     p.add_argument("-o", "--output", help="new run folder (default: RUN-rescored-<time> beside RUN)")
     p.add_argument("--format", choices=["table", "md", "json"], default="table", help="report format")
+    p.add_argument("--judge", metavar="MODEL", help="settle replies the classifier found unsure with this model "
+                   "(a name in models.toml or a model folder): it answers ask, decline or answer; cached by hash")
+    p.add_argument("--models", default="models.toml", help="models file for --judge (default ./models.toml)")
 
 
 def main(args) -> int:
@@ -31,7 +34,13 @@ def main(args) -> int:
     out = Path(args.output) if args.output else Path(f"{args.run.rstrip('/')}-rescored-{datetime.now():%Y%m%d-%H%M%S}")
     if out.exists():
         raise InputError(f"{out}: already exists; give a new folder with -o")
-    _, left_out = rescore(args.run, suite, out)
+    judge_spec = cache = None
+    if args.judge:
+        from harness.demo.build import cache_root
+        from harness.models import resolve_model
+
+        judge_spec, cache = resolve_model(args.judge, args.models), cache_root() / "judge.jsonl"
+    _, left_out = rescore(args.run, suite, out, judge_spec, cache)
     if left_out:
         print(f"warning: {left_out} records of {args.run} have no case in {suite_path}; left out", file=sys.stderr)
     print(render(summarize_run(load_run(out)), args.format))

@@ -75,6 +75,9 @@ def summary_lines(summary: Summary) -> list[tuple[str, str]]:
         t = summary.ttft
         lines.append(("time to first token mean / p50 / p95", f"{secs(t['mean_s'])} / {secs(t['p50_s'])} / {secs(t['p95_s'])}"))
     lines += kind_lines(summary)
+    if judge := summary.extra.get("judge"):
+        lines.append(("judge", f"{judge['model']} settled {judge['settled']} of {judge['unsure']} replies the "
+                               "classifier found unsure"))
     lines += _batch_lines(summary.generation)
     lines.append(("generated tokens/s", "-" if summary.tokens_per_s is None else
                   f"{summary.tokens_per_s:.1f} (all generated tokens / generation wall time)"))

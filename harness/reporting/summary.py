@@ -208,7 +208,16 @@ def summarize(records: list[Record], manifest: Manifest | None, run_dir: str | P
                   for r in scored if not r.passed] if failures else [],
         warnings=list(manifest.warnings), damaged=damaged,
         kinds=kind_metrics(scored) if any(r.response_kind for r in scored) else None,
-        extra=turn_metrics(judged))
+        extra={**turn_metrics(judged), **_judge_facts(manifest)})
+
+
+def _judge_facts(manifest: Manifest) -> dict:
+    """What `rescore --judge` settled, as its manifest says; a hand-edited entry of other types is left out."""
+    judge = manifest.extra.get("judge")
+    if isinstance(judge, dict) and isinstance(judge.get("model"), str) and all(
+            type(judge.get(k)) is int for k in ("unsure", "settled")):
+        return {"judge": {k: judge[k] for k in ("model", "unsure", "settled")}}
+    return {}
 
 
 LATENCY_MEANING = {
