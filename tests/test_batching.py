@@ -141,3 +141,22 @@ def test_continuous_batching_times_each_case_from_its_own_prefill(random_model, 
 
     # timed from the run's start, the last case would take ~len/3 times as long per token as the first
     assert per_token(gens[-1]) < 3 * per_token(gens[0])
+
+
+def test_prefill_batch_size_takes_all_suffixes_of_one_length_and_splits_spread_ones():
+    """Suffixes of one length prefill together (no padding to save); widely spread lengths prefill in
+    smaller chunks of similar length, never costing more padded tokens than one chunk of all."""
+    from harness.backends.mlx_batch import FORWARD_OVERHEAD_TOKENS, prefill_batch_size
+
+    assert prefill_batch_size([40] * 20, 32) >= 20  # one chunk (a larger size admits the same 20)
+    assert prefill_batch_size([40] * 20, 8) == 8
+    spread = [13] * 20 + [132] * 4
+
+    def cost(size):
+        ordered = sorted(spread)
+        return sum(FORWARD_OVERHEAD_TOKENS + len(ordered[i:i + size]) * ordered[min(i + size, len(ordered)) - 1]
+                   for i in range(0, len(ordered), size))
+
+    chosen = prefill_batch_size(spread, 32)
+    assert chosen < len(spread) and cost(chosen) < cost(len(spread))
+    assert 1 <= prefill_batch_size([5], 32) <= 32 and 1 <= prefill_batch_size([], 4) <= 4

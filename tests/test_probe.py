@@ -204,7 +204,7 @@ def test_length_buckets_cover_every_sequence_once_and_cut_padding(seed):
     (plus per-batch overhead) than one batch of all, and strictly fewer when widths spread widely."""
     import random
 
-    from harness.backends.mlx_probe import FORWARD_OVERHEAD_TOKENS, length_buckets
+    from harness.backends.mlx_batch import FORWARD_OVERHEAD_TOKENS, length_buckets
 
     rng = random.Random(seed)
     widths = [rng.choice([rng.randint(5, 20), rng.randint(100, 400)]) for _ in range(rng.randint(1, 60))]

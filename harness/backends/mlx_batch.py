@@ -101,6 +101,45 @@ def plan_groups(prompts: list[list[int]], keys: list[str], max_tokens: int, byte
     return groups
 
 
+FORWARD_OVERHEAD_TOKENS = 32  # a forward pass's fixed cost, in padded tokens it could have run instead
+
+
+def length_buckets(widths: list[int], max_size: int, max_tokens: int) -> list[list[int]]:
+    """Positions of `widths` in batches of similar width, each padded to its widest: the cut that minimises
+    padded tokens plus FORWARD_OVERHEAD_TOKENS per batch (exact, over widths in sorted order), with at most
+    `max_size` sequences and `max_tokens` padded tokens a batch (probes: the suite's suffixes ranged 13-132
+    tokens, and one padded batch ran 4.7x the tokens it needed)."""
+    order = sorted(range(len(widths)), key=widths.__getitem__)
+    best = [0] + [float("inf")] * len(order)
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        width = widths[order[end - 1]]
+        for start in range(max(0, end - max_size), end):
+            if (end - start) * width > max_tokens and end - start > 1:
+                continue
+            cost = best[start] + FORWARD_OVERHEAD_TOKENS + (end - start) * width
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    buckets, end = [], len(order)
+    while end:
+        buckets.append(order[cut[end]:end])
+        end = cut[end]
+    return buckets[::-1]
+
+
+def prefill_batch_size(lengths: list[int], slots: int) -> int:
+    """How many suffixes BatchGenerator prefills together (it pads them to the longest, and takes them in
+    the order given: by length here): the fixed size whose chunks cost the fewest padded tokens plus
+    FORWARD_OVERHEAD_TOKENS each. A sequence admitted in a later chunk starts decoding a step later."""
+    ordered = sorted(lengths)
+
+    def cost(size: int) -> int:
+        return sum(FORWARD_OVERHEAD_TOKENS + len(ordered[i:i + size]) * ordered[min(i + size, len(ordered)) - 1]
+                   for i in range(0, len(ordered), size))
+
+    return min(range(1, max(1, slots) + 1), key=lambda size: (cost(size), -size))
+
+
 def prefill(model, tokens: list[int]) -> list:
     """The prefix's cache; verified models attend with mlx_prefix_attention's exp, ~3x faster on a CPU."""
     cache = make_prompt_cache(model)
@@ -144,7 +183,8 @@ def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]]
 def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: list[int], max_tokens: int,
             sampler, slots: int) -> Iterator[Finished]:
     gen = BatchGenerator(model, max_tokens=max_tokens, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
-                         sampler=sampler, completion_batch_size=slots, prefill_batch_size=slots)
+                         sampler=sampler, completion_batch_size=slots,
+                         prefill_batch_size=prefill_batch_size([len(s) for s in suffixes], slots))
     uids = gen.insert(suffixes, caches=caches)
     index = dict(zip(uids, indices))
     detokenizers = {uid: tokenizer.detokenizer for uid in uids}

@@ -46,38 +46,12 @@ def forced_logprobs(model, prompts: list[list[int]], targets: list[list[int]], k
     for group in groups:
         prefix_cache = _PrefixCache(model, mlx_batch.prefill(model, prompts[group.indices[0]][:group.prefix_tokens]))
         widths = [len(prompts[i]) + len(targets[i]) - 1 - group.prefix_tokens for i in group.indices]
-        for bucket in length_buckets(widths, group.batch_size, LOGITS_BUDGET // (4 * vocab)):
+        for bucket in mlx_batch.length_buckets(widths, group.batch_size, LOGITS_BUDGET // (4 * vocab)):
             chunk = [group.indices[b] for b in bucket]
             for i, forced in zip(chunk, _score_chunk(model, prefix_cache, group.prefix_tokens, prompts, targets,
                                                       top_at, chunk)):
                 results[i] = forced
     return results
-
-
-FORWARD_OVERHEAD_TOKENS = 32  # a forward pass's fixed cost, in padded tokens it could have run instead
-
-
-def length_buckets(widths: list[int], max_size: int, max_tokens: int) -> list[list[int]]:
-    """Positions of `widths` in batches of similar width, each padded to its widest: the cut that minimises
-    padded tokens plus FORWARD_OVERHEAD_TOKENS per batch (exact, over widths in sorted order), with at most
-    `max_size` sequences and `max_tokens` padded tokens a batch. The suite's suffixes ranged 13-132 tokens:
-    one padded batch ran 4.7x the tokens it needed."""
-    order = sorted(range(len(widths)), key=widths.__getitem__)
-    best = [0] + [float("inf")] * len(order)
-    cut = [0] * (len(order) + 1)
-    for end in range(1, len(order) + 1):
-        width = widths[order[end - 1]]
-        for start in range(max(0, end - max_size), end):
-            if (end - start) * width > max_tokens and end - start > 1:
-                continue
-            cost = best[start] + FORWARD_OVERHEAD_TOKENS + (end - start) * width
-            if cost < best[end]:
-                best[end], cut[end] = cost, start
-    buckets, end = [], len(order)
-    while end:
-        buckets.append(order[cut[end]:end])
-        end = cut[end]
-    return buckets[::-1]
 
 
 class _PrefixCache:
