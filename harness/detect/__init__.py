@@ -27,7 +27,7 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         hits = _TOKENS.find(text)
         if not any(token in _REASONING for _, token in hits):
             return scan(text, schema, hits=hits)
-        split = split_reasoning(text)
+        split = split_reasoning(text, {token for _, token in hits if token in _REASONING})
         found = _tag_inside_call(text, schema, hits) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":

@@ -70,7 +70,11 @@ OWNERS: dict[str, list[Format]] = {}
 for _fmt in REGISTRY:
     for _marker in _fmt.markers:
         OWNERS.setdefault(_marker, []).append(_fmt)
-_WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
+# The formats without a marker by the first character of the answer they can read, in registry order.
+_WHOLE_ANSWER: dict[str, list[Format]] = {}
+for _fmt in REGISTRY:
+    for _char in "" if _fmt.markers else _fmt.starts:
+        _WHOLE_ANSWER.setdefault(_char, []).append(_fmt)
 MARKERS = Tokens(OWNERS)
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)
@@ -115,11 +119,10 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             break
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
-    if answer and (answer[0] in "{[_" or answer[0].isalpha()):
-        for fmt in _WHOLE_ANSWER:
-            got = fmt.parse(answer, 0, schema)
-            if got is not None:
-                return got.detection
+    for fmt in _WHOLE_ANSWER.get(answer[:1], ()):
+        got = fmt.parse(answer, 0, schema)
+        if got is not None:
+            return got.detection
     if near_misses:
         regions = regions or (fences(text) if "```" in text else [])
         for f in regions[:_FENCES_CHECKED]:

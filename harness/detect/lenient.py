@@ -28,6 +28,8 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False":
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\",
             '"': '"', "'": "'", "0": "\0"}
 _CHUNK = {'"': re.compile(r'[^"\\]*'), "'": re.compile(r"[^'\\]*")}
+# A single-quoted string without escapes, or an integer that no fraction, exponent or `_` follows.
+_SIMPLE = re.compile(r"'([^'\\]*)'|-?\d+(?![\d_.eE])")
 
 
 def decode(text: str, pos: int = 0, delim: str | None = None) -> tuple[object, int]:
@@ -41,6 +43,10 @@ def decode(text: str, pos: int = 0, delim: str | None = None) -> tuple[object, i
             return value, pos + end
         except (ValueError, RecursionError):
             pass
+    m = _SIMPLE.match(text, pos)  # what pythonic arguments mostly are, read as _Loose would read it
+    if m and not text.startswith("'''", pos) and not (delim and text.startswith(delim, pos)):
+        quoted = m.group(1)
+        return (int(m.group()) if quoted is None else quoted), m.end()
     return _Loose(text, delim).value(pos, 0)
 
 

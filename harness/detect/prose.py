@@ -60,6 +60,8 @@ def inside(regions: list[Fence], i: int) -> bool:
 
 def json_call_in_prose(text: str) -> bool:
     """A call-shaped JSON object somewhere in the text (which is not a call by itself)."""
+    if "{" not in text:  # one memchr pass spares prose the searches for the keys
+        return False
     for key in _NAME_KEYS:
         k = text.find(key)
         for _ in range(8):  # a handful of candidates is enough for a near-miss label

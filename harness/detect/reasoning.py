@@ -1,10 +1,9 @@
 """Reasoning removal (rule 1): closed spans are cut out, an orphan closing tag makes everything
 before it reasoning (the template pre-filled the opener), and an opener that never closes makes
 everything after it reasoning. Harmony analysis messages count unless they name a recipient."""
-import re
 from dataclasses import dataclass, field
 
-from harness.detect.trie import alternation
+from harness.detect.tokens import Tokens
 
 # Reasoning open/close pairs, one per model family (doctor reads them too).
 REASONING_PAIRS: tuple[tuple[str, str], ...] = (
@@ -19,7 +18,7 @@ REASONING_PAIRS: tuple[tuple[str, str], ...] = (
 _ANALYSIS = "<|channel|>analysis"
 _MESSAGE = "<|message|>"
 TAGS = tuple(tag for pair in REASONING_PAIRS for tag in pair) + (_ANALYSIS,)
-_TAGS = re.compile(alternation(TAGS))
+_TAGS = Tokens(TAGS)
 
 
 @dataclass
@@ -29,16 +28,21 @@ class Split:
     unfinished: str | None = None  # what followed an opener that never closed
 
 
-def split_reasoning(text: str) -> Split:
+def split_reasoning(text: str, tags: set[str] | None = None) -> Split:
+    """`tags`: the reasoning tags in text, when the caller has found them already."""
     split = Split(text)
-    if not _TAGS.search(text):
-        return split
+    present = _present(text) if tags is None else tags
     for opener, closer in REASONING_PAIRS:
-        if opener in split.visible or closer in split.visible:
+        if opener in present or closer in present:
             _remove_pair(split, opener, closer)
-    if _ANALYSIS in split.visible:
+            present = _present(split.visible)  # cutting may have joined a tag across the cut
+    if _ANALYSIS in present:
         _remove_analysis(split)
     return split
+
+
+def _present(text: str) -> set[str]:
+    return {tag for _, tag in _TAGS.find(text)}  # one pass; no tag can start inside another
 
 
 def _remove_pair(split: Split, opener: str, closer: str) -> None:
