@@ -22,10 +22,10 @@ from harness.userfiles import not_utf8, open_binary
 HINT = 'each line must be a JSON object with an "output" field'
 _BLOCK = 1 << 16  # bytes of output gathered before one write
 _DECODE = msgspec.json.Decoder().decode
-_ENCODE = msgspec.json.Encoder().encode
+_ENCODE_INTO = msgspec.json.Encoder().encode_into
 _JSON_LINE = json.JSONEncoder(separators=(",", ":")).encode
-# Brackets a line may hold and still be decoded by msgspec: msgspec nests a few levels deeper
-# than json.loads before its RecursionError, so deeper lines keep json's "nested too deeply".
+# Brackets a line with nested values may hold and still be decoded by msgspec: msgspec nests a few
+# levels deeper than json.loads before its RecursionError, so deeper lines keep json's "nested too deeply".
 _BRACKETS = 500
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x00-\x7e]")
 
@@ -50,7 +50,7 @@ def main(args) -> int:
 
 
 def _run(lines, name: str, interactive: bool) -> None:
-    out, block, size = sys.stdout, [], 0
+    out, block = sys.stdout, bytearray()
     try:
         offset = 0
         for number, raw in enumerate(lines, 1):
@@ -61,16 +61,12 @@ def _run(lines, name: str, interactive: bool) -> None:
             offset += len(raw)
             if record is None:
                 continue
-            line = _line(record, detect(record["output"], record.get("tools")), exact)
-            if interactive:
-                out.write(_text([line]))
-                out.flush()
-                continue
-            block.append(line)
-            size += len(line)
-            if size >= _BLOCK:
+            _append_line(block, record, detect(record["output"], record.get("tools")), exact)
+            if interactive or len(block) >= _BLOCK:
                 out.write(_text(block))
-                block, size = [], 0
+                block.clear()
+                if interactive:
+                    out.flush()
     finally:  # the lines before a bad one are written too
         out.write(_text(block))
         out.flush()
@@ -78,8 +74,6 @@ def _run(lines, name: str, interactive: bool) -> None:
 
 def _quick_record(raw: bytes) -> dict | None:
     """The record of a well-formed line, decoded by msgspec; None sends the line to _record."""
-    if len(raw) >= _BRACKETS and raw.count(b"[") + raw.count(b"{") >= _BRACKETS:
-        return None
     try:
         record = _DECODE(raw)
     except (msgspec.DecodeError, RecursionError):  # not JSON, not UTF-8, NaN, a lone surrogate, ...
@@ -87,7 +81,14 @@ def _quick_record(raw: bytes) -> dict | None:
     if type(record) is not dict or type(record.get("output")) is not str:
         return None
     tools = record.get("tools")
-    return record if tools is None or type(tools) is list else None
+    if tools is not None and type(tools) is not list:
+        return None
+    for value in record.values():
+        if type(value) is list or type(value) is dict:  # only a record holding containers can be deep
+            if len(raw) >= _BRACKETS and raw.count(b"[") + raw.count(b"{") >= _BRACKETS:
+                return None
+            break
+    return record
 
 
 def _record(raw: bytes, name: str, number: int, offset: int) -> dict | None:
@@ -111,41 +112,44 @@ def _record(raw: bytes, name: str, number: int, offset: int) -> dict | None:
     return record
 
 
-def _line(record: dict, found: Detection, exact: bool) -> bytes:
-    """One output line. The json module writes what msgspec cannot write the same way: a record
-    json.loads read (it may hold NaN), NaN or Infinity in arguments (msgspec writes null), lone
-    surrogates."""
+def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) -> None:
+    """One output line at the end of block. The json module writes what msgspec cannot write the
+    same way: a record json.loads read (it may hold NaN), NaN or Infinity in arguments (msgspec
+    writes null), lone surrogates."""
     line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format, "calls": found.calls,
             "near_miss": found.near_miss}
-    if not exact:
+    mark = len(block)
+    if not exact and _finite(found.calls):
         try:
-            calls = _ENCODE(found.calls)
-            if b"null" not in calls or _finite(found.calls):
-                line["calls"] = msgspec.Raw(calls)
-                return _ENCODE(line) + b"\n"
+            _ENCODE_INTO(line, block, -1)
+            block.append(10)  # newline
+            return
         except (TypeError, UnicodeEncodeError):
-            pass
+            del block[mark:]  # what msgspec wrote before it stopped
     line["calls"] = [{"name": c.name, "arguments": c.arguments} for c in found.calls]
-    return _JSON_LINE(line).encode() + b"\n"
+    block += _JSON_LINE(line).encode()
+    block.append(10)
 
 
 def _finite(calls) -> bool:
-    """No NaN or Infinity anywhere in the calls' arguments."""
-    stack = [c.arguments for c in calls]
+    """No NaN or Infinity anywhere in the calls' arguments (JSON values: exact types)."""
+    stack = [c.arguments.values() for c in calls if c.arguments]
     while stack:
-        value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        if isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+        for value in stack.pop():
+            kind = type(value)
+            if kind is float:
+                if not math.isfinite(value):
+                    return False
+            elif kind is dict:
+                stack.append(value.values())
+            elif kind is list:
+                stack.append(value)
     return True
 
 
-def _text(lines: list[bytes]) -> str:
+def _text(block: bytearray) -> str:
     """The lines as printable ASCII, as the json module writes them: other characters as \\u escapes."""
-    text = b"".join(lines).decode()
+    text = block.decode()
     return text if text.isascii() and "\x7f" not in text else _NOT_PRINTABLE_ASCII.sub(_escape, text)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from harness.detect.json_calls import to_call
 from harness.detect.lenient import decode
 
-_TICKS = re.compile(r"`{3,}")
+_TICKS = re.compile(r"```+")  # three or more; a literal start is scanned for fast, `{3,} is tried everywhere
 _ACTION = re.compile(r"Action:[ \t]*\Z")
 _END_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|endoftext|>", "<|end_of_text|>",
                "<end_of_turn>", "</s>", "<｜end▁of▁sentence｜>")

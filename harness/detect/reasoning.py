@@ -31,18 +31,15 @@ class Split:
 def split_reasoning(text: str, tags: set[str] | None = None) -> Split:
     """`tags`: the reasoning tags in text, when the caller has found them already."""
     split = Split(text)
-    present = _present(text) if tags is None else tags
+    present = {tag for _, tag in _TAGS.find(text)} if tags is None else tags  # one pass: no tag starts inside another
     for opener, closer in REASONING_PAIRS:
-        if opener in present or closer in present:
+        where = split.visible if present is None else present
+        if opener in where or closer in where:
             _remove_pair(split, opener, closer)
-            present = _present(split.visible)  # cutting may have joined a tag across the cut
-    if _ANALYSIS in present:
+            present = None  # a cut may join a tag across it: look in the text from now on
+    if _ANALYSIS in (split.visible if present is None else present):
         _remove_analysis(split)
     return split
-
-
-def _present(text: str) -> set[str]:
-    return {tag for _, tag in _TAGS.find(text)}  # one pass; no tag can start inside another
 
 
 def _remove_pair(split: Split, opener: str, closer: str) -> None:

@@ -53,9 +53,10 @@ def skip_ws(text: str, i: int) -> int:
 
 
 def marker_at(text: str, i: int, markers: tuple[str, ...]) -> str:
-    if len(markers) == 1:
-        return markers[0]
-    return next((m for m in markers if text.startswith(m, i)), markers[0])
+    for marker in markers:
+        if text.startswith(marker, i):
+            return marker
+    return markers[0]
 
 
 def unreadable(text: str, p: int, label: str) -> Parsed:
