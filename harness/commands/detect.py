@@ -22,7 +22,8 @@ from harness.userfiles import not_utf8, open_binary
 HINT = 'each line must be a JSON object with an "output" field'
 _BLOCK = 1 << 16  # bytes of output gathered before one write
 _DECODE = msgspec.json.Decoder().decode
-_ENCODE_INTO = msgspec.json.Encoder().encode_into
+_ENCODER = msgspec.json.Encoder()
+_TOOLS: dict[bytes, list] = {}  # tools JSON -> the first list read with it
 _JSON_LINE = json.JSONEncoder(separators=(",", ":")).encode
 # Brackets a line with nested values may hold and still be decoded by msgspec: msgspec nests a few
 # levels deeper than json.loads before its RecursionError, so deeper lines keep json's "nested too deeply".
@@ -61,7 +62,10 @@ def _run(lines, name: str, interactive: bool) -> None:
             offset += len(raw)
             if record is None:
                 continue
-            _append_line(block, record, detect(record["output"], record.get("tools")), exact)
+            tools = record.get("tools")
+            if tools and not exact:
+                tools = _same_tools(tools)
+            _append_line(block, record, detect(record["output"], tools), exact)
             if interactive or len(block) >= _BLOCK:
                 out.write(_text(block))
                 block.clear()
@@ -89,6 +93,15 @@ def _quick_record(raw: bytes) -> dict | None:
                 return None
             break
     return record
+
+
+def _same_tools(tools: list) -> list:
+    """The first list read with the same JSON: detect() prepares the schema of a list once, and the
+    records of one suite repeat the same tools on every line."""
+    key = _ENCODER.encode(tools)
+    if key not in _TOOLS and len(_TOOLS) >= 64:
+        _TOOLS.clear()
+    return _TOOLS.setdefault(key, tools)
 
 
 def _record(raw: bytes, name: str, number: int, offset: int) -> dict | None:
@@ -121,7 +134,7 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
     mark = len(block)
     if not exact and _finite(found.calls):
         try:
-            _ENCODE_INTO(line, block, -1)
+            _ENCODER.encode_into(line, block, -1)
             block.append(10)  # newline
             return
         except (TypeError, UnicodeEncodeError):
