@@ -31,6 +31,12 @@ def strip_end_tokens(text: str) -> str:
     return text
 
 
+def has_fence(text: str) -> bool:
+    """Whether text holds three backticks: one memchr pass first, as most text has no backtick (and
+    searching for "```" is slow over prose: the search's filter takes a backtick for a space)."""
+    return "`" in text and "```" in text
+
+
 def fences(text: str) -> list[Fence]:
     """Markdown fences, paired in order. ```tool_code (Gemma) and `Action: ```json` (Command-R)
     are the formats' own markers, not fences."""
