@@ -75,6 +75,8 @@ for _fmt in REGISTRY:
 # The formats without a marker by the first character of the answer they can read, in registry order.
 _WHOLE_ANSWER: dict[str, list[Format]] = {}
 for _fmt in REGISTRY:
+    if not (_fmt.markers or _fmt.starts):
+        raise ValueError(f"format {_fmt.label}: no markers, and no `starts` to offer it an answer by")
     for _char in "" if _fmt.markers else _fmt.starts:
         _WHOLE_ANSWER.setdefault(_char, []).append(_fmt)
 MARKERS = Tokens(OWNERS)
