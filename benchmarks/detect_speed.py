@@ -3,7 +3,8 @@ many formats, prose answers, reasoning, fenced examples, long code arguments), p
 per format; and the realistic mix of benchmarks/detect_mix.py (40% prose of 200-2,000 characters,
 calls in 16 formats, 5% outputs of 20 KB), through detect() in this process and through
 `harness detect -` in a child process pinned to one core (taskset -c 0 where available), whose
-figure includes its start-up. Every figure is outputs per CPU second.
+figure includes its start-up (also printed alone, as the CPU time of a run on empty input). Every
+figure is outputs per CPU second.
 
     .venv/bin/python benchmarks/detect_speed.py [--seconds 0.2] [--outputs 20000]
 """
@@ -83,8 +84,8 @@ def rate(texts: list[str], seconds: float) -> float:
             return count / elapsed
 
 
-def cli_rate(texts: list[str]) -> tuple[float, float]:
-    """(outputs per CPU second, per wall second) of `harness detect -` reading texts as JSONL on stdin."""
+def cli_seconds(texts: list[str]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of `harness detect -` reading texts as JSONL on stdin."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
         for k, text in enumerate(texts):
             f.write(json.dumps({"id": k, "output": text}) + "\n")
@@ -97,8 +98,7 @@ def cli_rate(texts: list[str]) -> tuple[float, float]:
             wall, after = time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
         os.unlink(f.name)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return len(texts) / cpu, len(texts) / wall
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
 def main() -> int:
@@ -109,10 +109,12 @@ def main() -> int:
     realistic = [text for _, text in detect_mix.mix(args.outputs)]
     rate(realistic[:500], 0.05)  # warm-up
     in_process = rate(realistic, args.seconds * 5)
-    cli_cpu, cli_wall = cli_rate(realistic)
-    mean = sum(map(len, realistic)) / len(realistic)
-    print(f"realistic mix ({len(realistic):,} outputs, mean {mean:,.0f} chars): detect() {in_process:,.0f}/s; "
-          f"harness detect - {cli_cpu:,.0f}/s CPU ({cli_wall:,.0f}/s wall), start-up included")
+    cli_cpu, cli_wall = cli_seconds(realistic)
+    start_up = min(cli_seconds([])[0] for _ in range(3))
+    n, mean = len(realistic), sum(map(len, realistic)) / len(realistic)
+    print(f"realistic mix ({n:,} outputs, mean {mean:,.0f} chars): detect() {in_process:,.0f}/s; "
+          f"harness detect - {n / cli_cpu:,.0f}/s CPU ({n / cli_wall:,.0f}/s wall), start-up included "
+          f"(start-up {start_up * 1000:,.0f} ms CPU; {n / max(cli_cpu - start_up, 1e-9):,.0f}/s after it)")
     project = [t for texts in SAMPLES.values() for t in texts]
     rate(project, 0.05)  # warm-up
     overall = rate(project, args.seconds * 5)

@@ -5,17 +5,30 @@
 
 The input is streamed line by line (memory stays bounded by the longest line, whatever the file's
 size); output is written in blocks and flushed at the end, or after every line when the input is
-an interactive terminal."""
+an interactive terminal. Lines are decoded and encoded by msgspec in C; a line msgspec refuses
+goes to the json module, which reads it as before and names what is wrong with it."""
 import argparse
 import json
+import math
+import re
 import sys
+
+import msgspec
 
 from harness.detect import Detection, detect
 from harness.errors import InputError
 from harness.userfiles import not_utf8, open_binary
 
 HINT = 'each line must be a JSON object with an "output" field'
-_BLOCK = 1 << 16  # characters of output gathered before one write
+_BLOCK = 1 << 16  # bytes of output gathered before one write
+_DECODE = msgspec.json.Decoder().decode
+_ENCODER = msgspec.json.Encoder()
+_TOOLS: dict[bytes, list] = {}  # tools JSON -> the first list read with it
+_JSON_LINE = json.JSONEncoder(separators=(",", ":")).encode
+# Brackets a line with nested values may hold and still be decoded by msgspec: msgspec nests a few
+# levels deeper than json.loads before its RecursionError, so deeper lines keep json's "nested too deeply".
+_BRACKETS = 500
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x00-\x7e]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,31 +51,57 @@ def main(args) -> int:
 
 
 def _run(lines, name: str, interactive: bool) -> None:
-    out, block, size = sys.stdout, [], 0
-    encode = json.JSONEncoder().encode
+    out, block = sys.stdout, bytearray()
     try:
         offset = 0
         for number, raw in enumerate(lines, 1):
-            record = _record(raw, name, number, offset)
+            record = _quick_record(raw)
+            exact = record is None
+            if exact:
+                record = _record(raw, name, number, offset)
             offset += len(raw)
             if record is None:
                 continue
-            found = detect(record["output"], record.get("tools"))
-            line = encode({"id": record.get("id"), "outcome": found.outcome, "format": found.format,
-                           "calls": [{"name": c.name, "arguments": c.arguments} for c in found.calls],
-                           "near_miss": found.near_miss}) + "\n"
-            if interactive:
-                out.write(line)
-                out.flush()
-                continue
-            block.append(line)
-            size += len(line)
-            if size >= _BLOCK:
-                out.write("".join(block))
-                block, size = [], 0
+            tools = record.get("tools")
+            if tools and not exact:
+                tools = _same_tools(tools)
+            _append_line(block, record, detect(record["output"], tools), exact)
+            if interactive or len(block) >= _BLOCK:
+                out.write(_text(block))
+                block.clear()
+                if interactive:
+                    out.flush()
     finally:  # the lines before a bad one are written too
-        out.write("".join(block))
+        out.write(_text(block))
         out.flush()
+
+
+def _quick_record(raw: bytes) -> dict | None:
+    """The record of a well-formed line, decoded by msgspec; None sends the line to _record."""
+    try:
+        record = _DECODE(raw)
+    except (msgspec.DecodeError, RecursionError):  # not JSON, not UTF-8, NaN, a lone surrogate, ...
+        return None
+    if type(record) is not dict or type(record.get("output")) is not str:
+        return None
+    tools = record.get("tools")
+    if tools is not None and type(tools) is not list:
+        return None
+    for value in record.values():
+        if type(value) is list or type(value) is dict:  # only a record holding containers can be deep
+            if len(raw) >= _BRACKETS and raw.count(b"[") + raw.count(b"{") >= _BRACKETS:
+                return None
+            break
+    return record
+
+
+def _same_tools(tools: list) -> list:
+    """The first list read with the same JSON: detect() prepares the schema of a list once, and the
+    records of one suite repeat the same tools on every line."""
+    key = _ENCODER.encode(tools)
+    if key not in _TOOLS and len(_TOOLS) >= 64:
+        _TOOLS.clear()
+    return _TOOLS.setdefault(key, tools)
 
 
 def _record(raw: bytes, name: str, number: int, offset: int) -> dict | None:
@@ -84,6 +123,55 @@ def _record(raw: bytes, name: str, number: int, offset: int) -> dict | None:
     if record.get("tools") is not None and not isinstance(record["tools"], list):
         raise InputError(f'{name}:{number}: "tools" must be a list of tool definitions')
     return record
+
+
+def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) -> None:
+    """One output line at the end of block. The json module writes what msgspec cannot write the
+    same way: a record json.loads read (it may hold NaN), NaN or Infinity in arguments (msgspec
+    writes null), lone surrogates."""
+    line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format, "calls": found.calls,
+            "near_miss": found.near_miss}
+    mark = len(block)
+    if not exact and _finite(found.calls):
+        try:
+            _ENCODER.encode_into(line, block, -1)
+            block.append(10)  # newline
+            return
+        except (TypeError, UnicodeEncodeError):
+            del block[mark:]  # what msgspec wrote before it stopped
+    line["calls"] = [{"name": c.name, "arguments": c.arguments} for c in found.calls]
+    block += _JSON_LINE(line).encode()
+    block.append(10)
+
+
+def _finite(calls) -> bool:
+    """No NaN or Infinity anywhere in the calls' arguments (JSON values: exact types)."""
+    stack = [c.arguments.values() for c in calls if c.arguments]
+    while stack:
+        for value in stack.pop():
+            kind = type(value)
+            if kind is float:
+                if not math.isfinite(value):
+                    return False
+            elif kind is dict:
+                stack.append(value.values())
+            elif kind is list:
+                stack.append(value)
+    return True
+
+
+def _text(block: bytearray) -> str:
+    """The lines as printable ASCII, as the json module writes them: other characters as \\u escapes."""
+    text = block.decode()
+    return text if text.isascii() and "\x7f" not in text else _NOT_PRINTABLE_ASCII.sub(_escape, text)
+
+
+def _escape(m: re.Match) -> str:
+    code = ord(m.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
 
 
 def _readable(found: Detection) -> str:

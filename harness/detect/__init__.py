@@ -4,6 +4,7 @@ detect(text, tools) removes reasoning, runs the format cascade on what is visibl
 near misses (calls inside reasoning, fenced or quoted calls). Format modules live in formats/;
 the machinery (cascade, readers, values, reasoning, prose) beside this file."""
 from itertools import islice
+from operator import itemgetter
 
 from harness.detect.base import Detection, ToolCall
 from harness.detect.cascade import OWNERS, scan
@@ -16,6 +17,7 @@ __all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
 
 _TOKENS = Tokens(list(OWNERS) + list(TAGS))  # markers and reasoning tags, found in one pass
 _REASONING = frozenset(TAGS)
+_TOKEN = itemgetter(1)
 
 
 def detect(text: str, tools: list[dict] | None = None) -> Detection:
@@ -25,9 +27,9 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
             text = "" if text is None else str(text)
         schema = prepared_schema(tools)
         hits = _TOKENS.find(text)
-        if not any(token in _REASONING for _, token in hits):
+        if _REASONING.isdisjoint(map(_TOKEN, hits)):
             return scan(text, schema, hits=hits)
-        split = split_reasoning(text)
+        split = split_reasoning(text, {token for _, token in hits if token in _REASONING})
         found = _tag_inside_call(text, schema, hits) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":

@@ -7,12 +7,14 @@ over. A call cut off or unreadable ends the scan (what follows is not trustworth
 without a marker need the whole answer (given stripped) and run only when no marker format read anything.
 Adding a format = one module in formats/ + one line in REGISTRY."""
 import json
+from bisect import bisect_left
+from operator import itemgetter
 
 from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
                                     nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
-from harness.detect.prose import fences, inside, json_call_in_prose, strip_end_tokens
+from harness.detect.prose import fences, has_fence, inside, json_call_in_prose, strip_end_tokens
 from harness.detect.spec import FENCED, JSON_IN_PROSE, Format
 from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
@@ -70,11 +72,18 @@ OWNERS: dict[str, list[Format]] = {}
 for _fmt in REGISTRY:
     for _marker in _fmt.markers:
         OWNERS.setdefault(_marker, []).append(_fmt)
-_WHOLE_ANSWER = [f for f in REGISTRY if not f.markers]
+# The formats without a marker by the first character of the answer they can read, in registry order.
+_WHOLE_ANSWER: dict[str, list[Format]] = {}
+for _fmt in REGISTRY:
+    if not (_fmt.markers or _fmt.starts):
+        raise ValueError(f"format {_fmt.label}: no markers, and no `starts` to offer it an answer by")
+    for _char in "" if _fmt.markers else _fmt.starts:
+        _WHOLE_ANSWER.setdefault(_char, []).append(_fmt)
 MARKERS = Tokens(OWNERS)
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label
+_POSITION = itemgetter(0)
 
 
 def _one_json_value(text: str) -> bool:
@@ -92,10 +101,12 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
     hits = MARKERS.find(text) if hits is None else hits
     if hits and answer[:1] in ("{", "[") and _one_json_value(answer):
         hits = []  # the markers sit inside the strings of one JSON value: data, not calls
-    regions = fences(text) if hits and "```" in text else []
-    calls, label, bad, mention, pos, declined = [], None, False, None, 0, 0
-    for i, marker in hits:
-        if i < pos or (regions and inside(regions, i)):
+    regions = fences(text) if hits and has_fence(text) else []
+    calls, label, bad, mention, pos, declined, k = [], None, False, None, 0, 0, 0
+    while k < len(hits):
+        i, marker = hits[k]
+        k += 1
+        if regions and inside(regions, i):
             continue
         if i >= len(text) or declined > _MAX_DECLINED:
             break
@@ -105,6 +116,7 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
                 mention = mention or (got and got.detection)  # a marker quoted in prose: keep looking
                 continue
             pos, found = max(got.end, i + 1), got.detection
+            k = bisect_left(hits, pos, k, key=_POSITION)  # past the markers inside what was read
             calls += found.calls
             label = label or found.format
             bad = bad or found.outcome == "malformed"
@@ -115,13 +127,12 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             break
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
-    if answer and (answer[0] in "{[_" or answer[0].isalpha()):
-        for fmt in _WHOLE_ANSWER:
-            got = fmt.parse(answer, 0, schema)
-            if got is not None:
-                return got.detection
+    for fmt in _WHOLE_ANSWER.get(answer[:1], ()):
+        got = fmt.parse(answer, 0, schema)
+        if got is not None:
+            return got.detection
     if near_misses:
-        regions = regions or (fences(text) if "```" in text else [])
+        regions = regions or (fences(text) if has_fence(text) else [])
         for f in regions[:_FENCES_CHECKED]:
             if scan(text[f.body_start:f.body_end], schema, near_misses=False).outcome != "none":
                 return Detection(near_miss=FENCED)

@@ -28,12 +28,18 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False":
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\",
             '"': '"', "'": "'", "0": "\0"}
 _CHUNK = {'"': re.compile(r'[^"\\]*'), "'": re.compile(r"[^'\\]*")}
+# An object whose first key is not a JSON string (`{city: ...}`, `{'a': 1}`): the C decoder would
+# fail on it, and its error costs more than this test.
+_UNQUOTED_KEY = re.compile(r'\{[ \t\n\r]*[^"} \t\n\r]')
+# A single-quoted string without escapes, or an integer that no fraction, exponent or `_` follows.
+_SIMPLE = re.compile(r"'([^'\\]*)'|-?\d+(?![\d_.eE])")
 
 
 def decode(text: str, pos: int = 0, delim: str | None = None) -> tuple[object, int]:
     """The value starting at pos and the index just after it. `delim` is a token that quotes
     strings (Gemma 4 `<|"|>`, FunctionGemma `<escape>`). Raises Incomplete or Invalid."""
-    if pos < len(text) and text[pos] in '{["' and not text.startswith('"""', pos):
+    if (pos < len(text) and text[pos] in '{["' and not text.startswith('"""', pos)
+            and not _UNQUOTED_KEY.match(text, pos)):
         try:
             if pos < _NEAR:
                 return _STRICT.raw_decode(text, pos)
@@ -41,6 +47,10 @@ def decode(text: str, pos: int = 0, delim: str | None = None) -> tuple[object, i
             return value, pos + end
         except (ValueError, RecursionError):
             pass
+    m = _SIMPLE.match(text, pos)  # what pythonic arguments mostly are, read as _Loose would read it
+    if m and not text.startswith("'''", pos) and not (delim and text.startswith(delim, pos)):
+        quoted = m.group(1)
+        return (int(m.group()) if quoted is None else quoted), m.end()
     return _Loose(text, delim).value(pos, 0)
 
 

@@ -1,10 +1,9 @@
 """Reasoning removal (rule 1): closed spans are cut out, an orphan closing tag makes everything
 before it reasoning (the template pre-filled the opener), and an opener that never closes makes
 everything after it reasoning. Harmony analysis messages count unless they name a recipient."""
-import re
 from dataclasses import dataclass, field
 
-from harness.detect.trie import alternation
+from harness.detect.tokens import Tokens
 
 # Reasoning open/close pairs, one per model family (doctor reads them too).
 REASONING_PAIRS: tuple[tuple[str, str], ...] = (
@@ -19,7 +18,7 @@ REASONING_PAIRS: tuple[tuple[str, str], ...] = (
 _ANALYSIS = "<|channel|>analysis"
 _MESSAGE = "<|message|>"
 TAGS = tuple(tag for pair in REASONING_PAIRS for tag in pair) + (_ANALYSIS,)
-_TAGS = re.compile(alternation(TAGS))
+_TAGS = Tokens(TAGS)
 
 
 @dataclass
@@ -29,14 +28,16 @@ class Split:
     unfinished: str | None = None  # what followed an opener that never closed
 
 
-def split_reasoning(text: str) -> Split:
+def split_reasoning(text: str, tags: set[str] | None = None) -> Split:
+    """`tags`: the reasoning tags in text, when the caller has found them already."""
     split = Split(text)
-    if not _TAGS.search(text):
-        return split
+    present = {tag for _, tag in _TAGS.find(text)} if tags is None else tags  # one pass: no tag starts inside another
     for opener, closer in REASONING_PAIRS:
-        if opener in split.visible or closer in split.visible:
+        where = split.visible if present is None else present
+        if opener in where or closer in where:
             _remove_pair(split, opener, closer)
-    if _ANALYSIS in split.visible:
+            present = None  # a cut may join a tag across it: look in the text from now on
+    if _ANALYSIS in (split.visible if present is None else present):
         _remove_analysis(split)
     return split
 

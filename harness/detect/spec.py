@@ -17,7 +17,7 @@ IN_UNFINISHED_REASONING = "call inside unfinished reasoning"
 IN_REASONING = "call inside reasoning"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made for every marker read: slots make it fast to make (frozen ones are slow)
 class Parsed:
     """One format's reading of the text at a marker."""
     detection: Detection
@@ -32,6 +32,9 @@ class Format:
     # parse(text, index of one of the markers, schema): what the format read there, or None when
     # the text at that marker is not this format (another format sharing the marker may own it).
     parse: Callable[[str, int, Schema], Parsed | None]
+    # A format without markers: the characters its whole answer can start with (the others are
+    # not offered to it).
+    starts: str = ""
 
 
 def result(label: str, calls: list[ToolCall], malformed: bool, end: int) -> Parsed:
@@ -50,7 +53,10 @@ def skip_ws(text: str, i: int) -> int:
 
 
 def marker_at(text: str, i: int, markers: tuple[str, ...]) -> str:
-    return next((m for m in markers if text.startswith(m, i)), markers[0])
+    for marker in markers:
+        if text.startswith(marker, i):
+            return marker
+    return markers[0]
 
 
 def unreadable(text: str, p: int, label: str) -> Parsed:

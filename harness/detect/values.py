@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from harness.detect.lenient import loads
 
 _JSON = json.JSONDecoder(strict=False)
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")  # what json's decode skips before a value
+_JSON_STARTS = '{["-0123456789tfnNI'
 _INTEGER = re.compile(r"\s*[-+]?\d+\s*")
 _FLOAT = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 # Type names that chat templates and schemas use besides the JSON-schema ones.
@@ -88,10 +90,12 @@ def strip_newline(raw: str) -> str:
 def json_or_text(text: str):
     """JSON if the text is JSON; a Python-literal dict or list ({'a': True}) as the JSON it means,
     like pythonic calls; else the text itself."""
-    try:
-        return _JSON.decode(text)
-    except (ValueError, RecursionError):
-        pass
+    k = _JSON_SPACE.match(text).end()
+    if k < len(text) and text[k] in _JSON_STARTS:  # text that cannot be JSON skips the costly decode error
+        try:
+            return _JSON.decode(text)
+        except (ValueError, RecursionError):
+            pass
     if text.lstrip()[:1] in ("{", "["):
         try:
             value = loads(text)

@@ -115,6 +115,7 @@ def _params(text: str, p: int, d: Dialect, schema, name: str, stops) -> tuple[di
     """The parameters of one call and the index after it; None when the call is cut off (the
     arguments are unknown) or its body is unreadable."""
     args, n = {}, len(text)
+    structure = (d.param_prefix, d.call_close[:-1]) + stops  # what may follow a parameter's closer
     while True:
         p = skip_ws(text, p)
         close = closer_end(text, p, d.call_close)
@@ -126,7 +127,7 @@ def _params(text: str, p: int, d: Dialect, schema, name: str, stops) -> tuple[di
             return args, p
         m = d.param_open.match(text, p)
         if m:
-            end, p = _value_end(text, m.end(), d, stops)
+            end, p = _value_end(text, m.end(), d, stops, structure)
             if end < 0:
                 return None, n
             key = m.group(1).split("<")[0].strip() or m.group(1).strip()
@@ -154,33 +155,32 @@ def _past_closers(text: str, k: int, d: Dialect) -> int:
         k = again
 
 
-def _structural(text: str, k: int, d: Dialect, stops) -> bool:
-    """Whether structure follows position k: the text's end, a parameter, the call's end."""
+def _structural(text: str, k: int, structure: tuple[str, ...]) -> bool:
+    """Whether structure follows position k: the text's end, or one of `structure` (a parameter, the call's end)."""
     k = skip_ws(text, k)
-    return k >= len(text) or text.startswith((d.param_prefix, d.call_close[:-1]) + stops, k)
+    return k >= len(text) or text.startswith(structure, k)
 
 
-def _value_end(text: str, start: int, d: Dialect, stops) -> tuple[int, int]:
+def _value_end(text: str, start: int, d: Dialect, stops, structure) -> tuple[int, int]:
     """Where a parameter value ends and where reading resumes; (-1, len) when it is cut off. A
     closer counts only when structure follows it, so a value holding a literal `</parameter>`
     stays whole; a value never closed ends at the next parameter or at the end of the call."""
     n, prefix = len(text), d.param_close[:-1]
-    first = k = find_ahead(text, prefix, start)
-    first_end = -1
+    k, first = find_ahead(text, prefix, start), None  # first: (start, resume) of the first closer
     while k >= 0:
         end = closer_end(text, k, d.param_close)
         if end >= 0:
-            if first_end < 0:
-                first, first_end = k, end
-            if _structural(text, _past_closers(text, end, d), d, stops):
+            resume = _past_closers(text, end, d)
+            first = first or (k, resume)
+            if _structural(text, resume, structure):
                 break
         k = text.find(prefix, k + 1)
     else:
-        k = first if first_end >= 0 else -1
+        k, resume = first or (-1, n)
     if k >= 0:
         restart = text.find(d.param_restart, start, k)
         if restart >= 0 and d.param_open.match(text, restart + (d.param_restart[0] == "\n")):
             return restart, restart
-        return k, _past_closers(text, closer_end(text, k, d.param_close), d)
+        return k, resume
     ends = [e for e in (find_ahead(text, s, start) for s in (d.param_prefix, d.call_close) + stops) if e >= 0]
     return (min(ends), min(ends)) if ends else (-1, n)

@@ -26,4 +26,4 @@ def _parse(s, i, schema):
     return result("json_list" if s[0] == "[" else "llama3_json", calls, bad, len(s))
 
 
-FORMAT = Format("llama3_json", (), _parse)
+FORMAT = Format("llama3_json", (), _parse, starts="{[")

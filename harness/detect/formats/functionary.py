@@ -3,6 +3,7 @@
 Functionary v2 `<|from|>assistant⏎<|recipient|>get_weather⏎<|content|>{"city": "Oslo"}`, one
 message per call; the recipient `all` is the answer."""
 import re
+from string import ascii_letters
 
 from harness.detect.base import ToolCall
 from harness.detect.json_calls import arguments_at
@@ -69,5 +70,5 @@ def _v2(text, i, schema):
 
 
 TAGGED = Format("functionary_v32", (_TAG,), _tagged)
-BARE = Format("functionary_v32", (), _bare)
+BARE = Format("functionary_v32", (), _bare, starts=ascii_letters + "_")  # a bare `name⏎{...}`
 V2 = Format("functionary_v2", (_RECIPIENT,), _v2)

@@ -2,12 +2,17 @@
 bare `tool_calls` list) with `function.arguments` as a JSON string, legacy `function_call`,
 Anthropic `tool_use` content blocks; and llama.cpp's generic `{"tool_call": ...}` /
 `{"tool_calls": [...]}` / `{"response": ...}` JSON. Only as the whole answer."""
+import re
+
 from harness.detect.base import ToolCall
 from harness.detect.json_calls import partial_name, to_call
 from harness.detect.lenient import decode
 from harness.detect.spec import Format, nothing, result, skip_ws
+from harness.detect.trie import alternation
 
-_KEYS = ('"tool_calls"', '"function_call"', '"tool_use"', '"tool_call"', '"choices"', '"response"', '"function"')
+# Keys of API objects, found in one pass (each starts with a quote, which the regex engine scans for fast).
+_KEYS = re.compile(alternation(('"tool_calls"', '"function_call"', '"tool_use"', '"tool_call"', '"choices"',
+                                '"response"', '"function"')))
 
 
 def _message(obj):
@@ -43,7 +48,7 @@ def _items(obj) -> tuple[str, list] | None:
 
 
 def _parse(s, i, schema):
-    if not s.startswith(("{", "[")) or not any(k in s for k in _KEYS):
+    if not s.startswith(("{", "[")) or not _KEYS.search(s):
         return None
     try:
         obj, end = decode(s, 0)
@@ -64,4 +69,4 @@ def _parse(s, i, schema):
     return result(label, [c for c in calls if c], any(c is None for c in calls), len(s))
 
 
-FORMAT = Format("openai_native", (), _parse)
+FORMAT = Format("openai_native", (), _parse, starts="{[")

@@ -31,7 +31,7 @@ def _in_tag(label: str, tag: str, close: str) -> Format:
     return Format(label, (tag,), parse)
 
 
-PYTHONIC = Format("pythonic", (), _whole_answer)
+PYTHONIC = Format("pythonic", (), _whole_answer, starts="[")
 LLAMA4 = _in_tag("pythonic", "<|python_start|>", "<|python_end|>")
 LFM2 = _in_tag("lfm2", "<|tool_call_start|>", "<|tool_call_end|>")
 OLMO3 = _in_tag("olmo3", "<function_calls>", "</function_calls>")
