@@ -57,9 +57,8 @@ def not_judged(reason: str, message: str) -> Verdict:
 
 def judge(case: "Case", gen: "Generation", sampler: dict, max_output_chars: int = MAX_OUTPUT_CHARS,
           kind: Kind | None = None) -> Record:
-    """Detect the calls in one generation and score them against the case (its next assistant turn,
-    after the gold prefix if it has one): the record the run keeps. `kind`: the reply's kind as the
-    optional judge settled it (harness/judge.py), instead of the classifier's."""
+    """Detect the calls in one generation and score them against the case (its next assistant turn, after the
+    gold prefix if it has one): the record the run keeps. `kind`: as the judge settled it (judge.py)."""
     detection, facts, before = Detection(), {}, history(case.messages)
     if gen.error is not None:
         verdict = not_judged("backend_error", gen.error)
