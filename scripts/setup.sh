@@ -35,4 +35,6 @@ PYTHON=${PYTHON:-python3}
 echo "installing toolcall-harness into .venv (a minute or two the first time) ..."
 quietly "upgrading pip" .venv/bin/python -m pip install --upgrade pip
 quietly "installing the package (pip install -e .[dev])" .venv/bin/python -m pip install -e ".[dev]"
+# bytecode written once: where PYTHONDONTWRITEBYTECODE is set, every command would compile the package again
+quietly "compiling the package" .venv/bin/python -m compileall -q harness
 echo "ready: .venv/bin/harness --help"
