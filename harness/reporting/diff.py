@@ -26,7 +26,8 @@ NOISE_P = 0.05  # a latency ratio whose paired sign test is above this could be 
 
 class Case:
     """One case of a run, gathered in one pass over its verdict records (one per sample; a rollout's is its
-    episode record): its first and first failed sample, pass rate and mean latency."""
+    episode record): its first and first failed sample, pass rate and mean latency (kept as attributes, not
+    properties: every comparison reads them for every case)."""
     __slots__ = ("first", "failed", "samples", "passed", "rate", "latency_sum", "latencies", "latency")
 
     def __init__(self, record: Record):
@@ -51,15 +52,17 @@ class Case:
 
 @dataclass
 class RunCases:
-    """A run's cases by id, how many verdict records it holds and the ids of cases not judged in some sample."""
+    """A run's cases by id, how many verdict records it holds, how many of those were not judged, and the ids
+    of cases not judged in some sample."""
     cases: dict[str, Case]
     records: int
+    not_judged_records: int
     not_judged: set[str]
 
 
 def run_cases(records: list[Record]) -> RunCases:
     cases: dict[str, Case] = {}
-    not_judged, verdicts = set(), 0
+    not_judged, verdicts, errors = set(), 0, 0
     for r in records:  # one pass: a 100,000-record run is gathered in a fraction of a second
         if r.episode is False:
             continue  # a turn inside a rollout: its episode record holds the case's verdict
@@ -71,7 +74,8 @@ def run_cases(records: list[Record]) -> RunCases:
             found.add(r)
         if r.reason in NOT_JUDGED:
             not_judged.add(r.id)
-    return RunCases(cases, verdicts, not_judged)
+            errors += 1
+    return RunCases(cases, verdicts, errors, not_judged)
 
 
 @paused_gc()
@@ -98,7 +102,7 @@ def compare(runs: list[LoadedRun | str | Path], cases: bool = True) -> dict:
         s = summaries[i]
         runs.append({"label": _letter(i), "name": s.model["name"] or Path(run_dir).name, "run_dir": str(run_dir),
                      "suite": s.suite, "records": g.records, "not_shared": len(g.cases) - len(shared),
-                     "backend_errors": sum(1 for r in loaded[i].records if r.episode is not False and r.reason in NOT_JUDGED),
+                     "backend_errors": g.not_judged_records,
                      **{fact: facts[fact] for fact in RUN_FACTS}})
     categories = sorted({c for s in summaries for c in s.categories})
     pairs = [_pair(runs_cases[0], runs_cases[i], keys, runs[0]["label"], runs[i]["label"])
