@@ -7,21 +7,21 @@ OS. A torn last line (a crash mid-write) is ignored on reading and that case is 
 """
 import fcntl
 import gc
-import mmap
 import json
+import mmap
 import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import InputError
-from harness.secrets import redact
-from harness.userfiles import check_file, read_json
 import msgspec
 
-from harness.runfiles import numbered_records
+from harness.errors import InputError
 from harness.records import VIEW_DECODER, DamagedRecord, Manifest, Record, RecordView, clip, view_from_line
+from harness.runfiles import numbered_records
+from harness.secrets import redact
+from harness.userfiles import check_file, read_json
 
 RESULTS = "results.jsonl"
 MANIFEST = "manifest.json"
