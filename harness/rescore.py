@@ -54,13 +54,14 @@ def rescore(run_dir: str | Path, suite: Suite, out: Path, judge_spec: ModelSpec 
     if not kept:
         raise InputError(f"{run_dir}: none of its {len(run.records)} records is a case of suite '{suite.name}' "
                          f"({suite.path}); give the suite the run was made with (--suite)")
+    olds = [old for old in kept if not by_id[old.id].script]  # a rollout is re-judged turn by turn below
+    records = [judge(by_id[old.id], generation_of(old), old.sampler) for old in olds]
+    # the judge answers before the folder exists: a judge that cannot load leaves nothing behind
+    judged_by = _settle_unsure(olds, records, by_id, judge_spec, judge_cache) if judge_spec else None
     out.mkdir(parents=True, exist_ok=False)
     with RunLock(out):
         writer = RecordWriter(out / RESULTS)
         try:
-            olds = [old for old in kept if not by_id[old.id].script]  # a rollout is re-judged turn by turn below
-            records = [judge(by_id[old.id], generation_of(old), old.sampler) for old in olds]
-            judged_by = _settle_unsure(olds, records, by_id, judge_spec, judge_cache) if judge_spec else None
             for old, record in zip(olds, records):
                 record.tokens_per_s, record.finished_at = old.tokens_per_s, old.finished_at
                 writer.write(record)

@@ -75,3 +75,27 @@ def test_rescore_with_a_judge_settles_unsure_replies_and_the_report_says_how_man
         answers.unlink(missing_ok=True)  # the second rescore is answered by the cache alone
     table = run_cli("report", str(tmp_path / "again"))
     assert "judge settled 1 of 1 replies the classifier found unsure" in table.stdout
+
+
+def test_rescore_with_an_unreachable_judge_exits_3_and_leaves_no_folder(tmp_path, monkeypatch):
+    """The judge loads before the new run folder is made: a judge server that is down is exit 3, and no
+    empty folder is left where the next rescore would refuse to write."""
+    import socket
+
+    from conftest import REFERENCE_SUITE, run_cli
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    outputs = tmp_path / "outputs.jsonl"
+    outputs.write_text(json.dumps({"id": "ask-3", "output": "Sorry, I can't do that. Which file do you mean?"}) + "\n")
+    assert run_cli("run", str(REFERENCE_SUITE), "--replay", str(outputs), "--run-dir", str(tmp_path / "run"),
+                   "--quiet").returncode == 0
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    models = tmp_path / "models.toml"
+    models.write_text(f'[models.judge]\nbackend = "openai"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+                      f'model = "m"\nmax_retries = 0\n')
+    rescored = run_cli("rescore", str(tmp_path / "run"), "--judge", "judge", "--models", str(models),
+                       "-o", str(tmp_path / "judged"))
+    assert rescored.returncode == 3, rescored.stderr
+    assert not (tmp_path / "judged").exists()
