@@ -87,3 +87,22 @@ def test_family_varied_lengths_continuous_and_fixed(family_model, suite):
         backend = loaded(path, eos, batch_size=4)
         backend.continuous = continuous
         assert_identical({g.case_id: g for g in backend.generate(requests)}, sequential)
+
+
+def test_family_probe_equals_one_full_forward_pass(family_model, suite):
+    """The probe's shared-prefix path (its last block and output layer at the probed positions alone)
+    gives each family the log-probabilities of one plain forward pass, several forced tokens per case
+    and suffixes of different lengths in one batch."""
+    from harness.backends import mlx_batch, mlx_probe
+
+    _, path = family_model
+    backend = loaded(path)
+    requests = [Request(c) for c in suite.cases]
+    prompts = [backend.render(r) for r in requests]
+    assert len({len(p) for p in prompts}) > 3, "suffix lengths should differ"
+    assert mlx_batch.attention_path(backend.model, 1) == "shared_prefix"
+    targets = [prompt[-3:] for prompt in prompts]  # any tokens; three forced positions per case
+    scores = mlx_probe.forced_logprobs(backend.model, prompts, targets,
+                                       [mlx_batch.prefix_key(r.case) for r in requests], [0] * len(prompts))
+    for prompt, target, found in zip(prompts, targets, scores):
+        assert found.logprobs == pytest.approx(mlx_probe.full_logprobs(backend.model, prompt, target), abs=2e-4)

@@ -73,6 +73,8 @@ class SharedPrefixBatchCache(BatchKVCache):
         super().__init__(left_padding)
         self.prefix = prefix
         self.offset = self.offset + prefix[1].shape[1]
+        # (flat positions row * width + column, rows, columns): the only queries a probe's last layer needs
+        self.probed: tuple[mx.array, mx.array, mx.array] | None = None
 
 
 class SharedPrefixCache(KVCache):
@@ -108,6 +110,20 @@ def attention(queries, keys, values, scale: float, mask=None, prefix=None):
                   for i in range(0, L, QUERY_BLOCK)]
         return mx.concatenate(blocks, axis=2)
     return _attention(queries, keys, values, scale, mask, prefix)
+
+
+def attention_at(queries, keys, values, scale: float, prefix, probed):
+    """attention() for the probed queries alone (each sees the prefix and its row's keys up to its column;
+    sequences start at column 0 and are right-padded), zeros at every other position: the output's shape
+    is the full batch's, as the attention module reshapes it so."""
+    flat, rows, columns = probed
+    B, H, L, D = queries.shape
+    picked = queries.transpose(0, 2, 1, 3).reshape(B * L, H, D)[flat][:, :, None]
+    visible = mx.arange(keys.shape[2])[None, None, None] <= columns[:, None, None, None]
+    out = attention(picked, keys[rows], values[rows], scale, visible, prefix)
+    full = mx.zeros((B * L, H, out.shape[-1]), dtype=out.dtype)
+    full[flat] = out[:, :, 0]
+    return full.reshape(B, L, H, -1).transpose(0, 2, 1, 3)
 
 
 def _attention(queries, keys, values, scale, mask, prefix):
@@ -162,8 +178,11 @@ def installed(model):
     def routed(queries, keys, values, cache, scale, mask, **kwargs):
         if kwargs:
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, **kwargs)
-        prefix = cache.prefix if isinstance(cache, SharedPrefixBatchCache) else None
-        return attention(queries, keys, values, scale, mask, prefix)
+        if not isinstance(cache, SharedPrefixBatchCache):
+            return attention(queries, keys, values, scale, mask, None)
+        if cache.probed is not None:
+            return attention_at(queries, keys, values, scale, cache.prefix, cache.probed)
+        return attention(queries, keys, values, scale, mask, cache.prefix)
 
     module.scaled_dot_product_attention = routed
     try:

@@ -5,6 +5,7 @@ Prompts are grouped as generation groups them (mlx_batch.plan_groups): each grou
 prefilled once, then the suffixes and the forced tokens run as one right-padded batch. Right padding
 is exact under a causal mask: pad tokens come after every position that is read.
 """
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from harness.backends import mlx_batch, mlx_prefix_attention
@@ -67,17 +68,54 @@ class _PrefixCache:
 
     def logits(self, batch: mx.array, positions: list[int]) -> mx.array:
         """Logits (len(positions), vocab) at the given flat positions (row * width + column) of the batch; on
-        verified models the output layer runs on those positions alone."""
+        verified models the last block and the output layer run on those positions alone."""
         if not self.shared:
             logits = self.model(batch, cache=_batch_cache(self.cache, batch.shape[0]))
             return logits.reshape(-1, logits.shape[-1])[mx.array(positions)]
+        flat = mx.array(positions)
         caches = [mlx_prefix_attention.SharedPrefixBatchCache([0] * batch.shape[0], op) for op in self.operands]
-        with mlx_prefix_attention.installed(self.model):
+        with mlx_prefix_attention.installed(self.model), _last_block_at(self.model, caches[-1], flat, batch.shape[1]):
             hidden = self.model.model(batch, cache=caches)
-        hidden = hidden.reshape(-1, hidden.shape[-1])[mx.array(positions)]
+        hidden = hidden.reshape(-1, hidden.shape[-1])
+        if hidden.shape[0] != len(positions):  # the last block ran everywhere (a sliding-window layer)
+            hidden = hidden[flat]
         if hasattr(self.model, "lm_head") and not getattr(self.model.args, "tie_word_embeddings", False):
             return self.model.lm_head(hidden)
         return self.model.model.embed_tokens.as_linear(hidden)  # as these model families' __call__ does
+
+
+class _ProbedBlock:
+    """The model's last block at the probed positions only: their queries attend (attention_at), then the
+    feed-forward runs on their rows alone. No later layer reads the other positions, so this is most of a
+    last layer's work saved; the block is the one form of every family in VERIFIED_MODULES."""
+
+    def __init__(self, block, flat: mx.array):
+        self.block, self.flat = block, flat
+
+    def __call__(self, x, mask=None, cache=None):
+        b = self.block
+        h = x + b.self_attn(b.input_layernorm(x), mask, cache)
+        h = h.reshape(-1, h.shape[-1])[self.flat][None]
+        return h + b.mlp(b.post_attention_layernorm(h))
+
+    def __getattr__(self, name):  # what the model reads off its blocks (llama: use_sliding)
+        return getattr(self.block, name)
+
+
+@contextmanager
+def _last_block_at(model, cache, flat: mx.array, width: int):
+    """The last block as a _ProbedBlock while the block runs, unless it attends through a sliding window
+    (attention_at sees every earlier key)."""
+    layers = model.model.layers
+    last = layers[-1]
+    if getattr(last, "use_sliding", False):
+        yield
+        return
+    layers[-1], cache.probed = _ProbedBlock(last, flat), (flat, flat // width, flat % width)
+    try:
+        yield
+    finally:
+        layers[-1] = last
 
 
 def _score_chunk(model, prefix_cache: _PrefixCache, prefix: int, prompts, targets, top_at,
