@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from harness.backends import mlx_batch, mlx_prefix_attention  # first: loads OpenBLAS before mlx
+from harness.backends import mlx_batch, mlx_fast_math, mlx_prefix_attention  # first: loads OpenBLAS before mlx
 
 import mlx.core as mx  # noqa: E402,I001
 from harness.backends.base import Request
@@ -130,10 +130,10 @@ def test_exp_is_accurate_and_underflows_to_tiny():
     import numpy as np
 
     x = -mx.abs(mx.random.normal((50000,)) * 15)
-    got, want = np.asarray(mlx_prefix_attention.exp(x)).astype(np.float64), np.exp(np.asarray(x).astype(np.float64))
+    got, want = np.asarray(mlx_fast_math.exp(x)).astype(np.float64), np.exp(np.asarray(x).astype(np.float64))
     assert np.max(np.abs(got - want) / want) < 1e-5
-    assert mlx_prefix_attention.exp(mx.array([0.0])).item() == 1.0
-    assert 0 <= mlx_prefix_attention.exp(mx.array([-mx.inf, -1e30])).max().item() < 1e-37
+    assert mlx_fast_math.exp(mx.array([0.0])).item() == 1.0
+    assert 0 <= mlx_fast_math.exp(mx.array([-mx.inf, -1e30])).max().item() < 1e-37
 
 
 def test_shared_prefix_decode_step_builds_one_lazy_graph(demo_model, monkeypatch):
@@ -157,3 +157,29 @@ def test_shared_prefix_decode_step_builds_one_lazy_graph(demo_model, monkeypatch
             patched.setattr(mlx_prefix_attention, "exp_eager", no_eval)
             logits = model(mx.array([[11], [12], [13]]), cache=caches)
         assert logits.shape[:2] == (3, 1) and mx.isfinite(logits).all().item()
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 96), (2, 17, 96), (96,)])  # decode step, prefill, one vector
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_fast_swiglu_matches_mlx_lm(shape, dtype):
+    from mlx_lm.models.activations import swiglu
+
+    dtype = getattr(mx, dtype)
+    gate = (mx.random.normal(shape) * 12).astype(dtype)  # far into both tails
+    x = mx.random.normal(shape).astype(dtype)
+    got, want = mlx_fast_math.swiglu(gate, x), swiglu(gate, x)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    tolerance = 1e-5 if dtype == mx.float32 else 0.05
+    assert mx.allclose(got.astype(mx.float32), want.astype(mx.float32), rtol=tolerance, atol=tolerance).item()
+
+
+def test_installed_swaps_the_gate_and_restores_it(demo_model):
+    import mlx_lm.models.qwen2 as qwen2
+    from mlx_lm.models import switch_layers
+    from mlx_lm.models.activations import swiglu
+
+    backend = MLXBackend(ModelSpec(name="demo", options={"path": str(demo_model)}))
+    backend.load()
+    with mlx_prefix_attention.installed(backend.model):
+        assert qwen2.swiglu is mlx_fast_math.swiglu and switch_layers.swiglu is mlx_fast_math.swiglu
+    assert qwen2.swiglu is swiglu and switch_layers.swiglu is swiglu

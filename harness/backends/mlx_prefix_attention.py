@@ -2,21 +2,19 @@
 is kept once per layer instead of copied into every sequence, and attention against it runs as one matrix
 product for the whole batch instead of one small product per sequence.
 
-A decode step stays in mlx's lazy graph, one evaluation per step: its softmax uses a polynomial exp built
-from elementwise ops (mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention). A prefill's
+A decode step stays in mlx's lazy graph, one evaluation per step: its softmax uses mlx_fast_math's
+polynomial exp (mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention). A prefill's
 score blocks are too big for the ~20 elementwise passes to stay in cache, so there the exp is numpy's (SIMD,
 one pass) at the cost of one evaluation per layer. The result is ordinary attention over [prefix keys, own
-keys]; only the f32 rounding differs.
+keys]; only the f32 rounding differs. While installed, the model's SwiGLU gate is mlx_fast_math's too.
 """
 import sys
 from contextlib import contextmanager
 
-import numpy as np
-
-from harness.backends.mlx_env import ensure_fast_blas
-
-ensure_fast_blas()  # before mlx is first imported, whoever imports this module first
-import mlx.core as mx  # noqa: E402
+# first: mlx_fast_math loads OpenBLAS before mlx is imported
+from harness.backends import mlx_fast_math  # isort: skip
+from harness.backends.mlx_fast_math import exp, exp_eager, exp_shifted, mx  # isort: skip
+from mlx_lm.models import switch_layers  # noqa: E402
 from mlx_lm.models.cache import BatchKVCache, KVCache  # noqa: E402
 
 # model modules whose attention calls scaled_dot_product_attention plainly (GQA, no sinks, no softcap) and
@@ -26,36 +24,10 @@ VERIFIED_MODULES = ("mlx_lm.models.qwen2", "mlx_lm.models.qwen3", "mlx_lm.models
                     "mlx_lm.models.llama", "mlx_lm.models.gemma")
 QUERY_BLOCK = 512  # causal prefill attends block by block, skipping the keys above the diagonal
 
-# exp(x) = 2^k * 2^f: k by the round-to-nearest trick (adding 1.5 * 2^23 leaves k in the low mantissa
-# bits), 2^k assembled from k's bits, 2^f for f in [-1/2, 1/2] by a degree-6 polynomial (~1e-7 relative)
-LOG2E = 1.4426950408889634
-ROUND = 12582912.0
-ROUND_BITS = 0x4B400000
-EXP2_POLY = (1.535336188319500e-4, 1.339887440266574e-3, 9.618437357674640e-3, 5.550332471162809e-2,
-             2.402264791363012e-1, 6.931472028550421e-1)
-
 
 def supported(model) -> bool:
     """Verified on the CPU only (a GPU has a fused attention kernel of its own)."""
     return type(model).__module__ in VERIFIED_MODULES and mx.default_device() == mx.cpu
-
-
-def exp(x: mx.array) -> mx.array:
-    """exp(x) in float32 for x <= 0 (scores minus their row max), lazily; below e^-87 it returns ~1e-38,
-    not 0. The bit tricks need float32, so half-precision scores are widened first."""
-    y = mx.maximum(x.astype(mx.float32) * LOG2E, -126.0)
-    t = y + ROUND
-    f = y - (t - ROUND)
-    p = EXP2_POLY[0]
-    for c in EXP2_POLY[1:]:
-        p = p * f + c
-    scale = mx.view((mx.view(t, mx.int32) - (ROUND_BITS - 127)) * (1 << 23), mx.float32)
-    return (p * f + 1.0) * scale
-
-
-def exp_eager(x: mx.array) -> mx.array:
-    """exp(x) in float32 through numpy: evaluates x (and the graph before it) now."""
-    return mx.array(np.exp(np.asarray(x.astype(mx.float32))))
 
 
 def prefix_operands(keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
@@ -144,7 +116,8 @@ def _attention(queries, keys, values, scale, mask, prefix):
     total = weights.sum(-1, keepdims=True)
     out = weights @ values.transpose(1, 0, 2, 3)
     if prefix is not None:
-        prefix_weights = softmax_exp(prefix_scores - top)
+        # a decode step's prefix scores keep their shape from step to step: one compiled kernel
+        prefix_weights = exp_shifted(prefix_scores, top) if L == 1 else exp_eager(prefix_scores - top)
         total = total + prefix_weights.sum(-1, keepdims=True)
         out = out + (prefix_weights.reshape(KV, B * G * L, P) @ prefix_values).reshape(KV, B, G * L, -1)
     out = (out / total).astype(queries.dtype)
@@ -170,8 +143,9 @@ def _masked(scores, mask, B, KV, G, L, S):
 @contextmanager
 def installed(model):
     """Route the model's attention to attention() while the block runs (with the shared prefix for
-    SharedPrefixBatchCache layers); model modules import scaled_dot_product_attention by name, so the swap
-    is in their globals. Calls with extra arguments (sinks) keep mlx-lm's own attention."""
+    SharedPrefixBatchCache layers), and its SwiGLU to mlx_fast_math.swiglu; model modules import both by
+    name, so the swaps are in their globals (MoE experts: in switch_layers'). Calls with extra arguments
+    (sinks) keep mlx-lm's own attention."""
     module = sys.modules[type(model).__module__]
     original = module.scaled_dot_product_attention
 
@@ -184,8 +158,14 @@ def installed(model):
             return attention_at(queries, keys, values, scale, cache.prefix, cache.probed)
         return attention(queries, keys, values, scale, mask, cache.prefix)
 
+    gated = [m for m in (module, switch_layers) if hasattr(m, "swiglu")]
+    activations = [m.swiglu for m in gated]
     module.scaled_dot_product_attention = routed
+    for m in gated:
+        m.swiglu = mlx_fast_math.swiglu
     try:
         yield
     finally:
         module.scaled_dot_product_attention = original
+        for m, activation in zip(gated, activations):
+            m.swiglu = activation
