@@ -181,9 +181,18 @@ class ErrorStreak:
         return None
 
 
+def _judges_turn(record: Record, turn: int | None) -> bool:
+    """Whether the record's verdict is about the request at `turn` (the one probed): a one-turn case, that
+    turn of a rollout, or a rollout whose first failed turn it is; a later turn had other messages before it."""
+    if record.episode is None:
+        return True
+    return (record.turn if record.is_turn else record.first_failed_turn) == turn
+
+
 def run(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int = 1, progress: bool = True,
         warn=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True), probe: bool = False) -> RunOutcome:
-    """`probe` (harness run --probe): before generating, measure each case's p_call and keep it in its record."""
+    """`probe` (harness run --probe): before generating, measure each case's p_call (of its first request)
+    and keep it in the records judging that request."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(run_dir):
@@ -230,9 +239,11 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         t0 = time.perf_counter()
         try:
             probed = {(p.case_id, p.sample): p.p_call for p in backend.probe(requests)} if probe else {}
+            first_turns = {(r.case.id, r.sample): r.turn for r in requests}
             stream = _judged(backend, requests, by_id, manifest.sampler, records)
             for record in stream:
-                record.p_call = probed.get((record.id, record.sample))
+                if _judges_turn(record, first_turns.get((record.id, record.sample))):
+                    record.p_call = probed.get((record.id, record.sample))
                 writer.write(record)
                 records.append(record)
                 generated += 1

@@ -177,3 +177,23 @@ def test_rescore_replays_each_episode_from_its_recorded_turns(tmp_path):
     verdict = lambda recs: {k: (v["passed"], v["reason"], v["output"]) for k, v in recs.items()}
     assert verdict(after) == verdict(before)
     assert after[(FIX, "episode")]["reason"] == "off_script"
+
+
+def test_probe_p_call_stays_with_the_request_it_measured(tmp_path, demo_model):
+    """`run --probe` measures each case's first request: its p_call goes to that turn's record and to an
+    episode that failed there, never to a later turn (other messages came before it)."""
+    suite = load_suite(DEMO_ROLLOUTS)
+    spec = resolve_model("demo")
+    spec.options["path"] = str(demo_model)
+    runner.run(suite, spec, tmp_path / "run", progress=False, probe=True)
+    records = by_turn(tmp_path / "run")
+    later = [r for (_, turn), r in records.items() if turn != "episode" and turn >= 1]
+    assert later, "some episode should get past its first turn"
+    assert all(r["p_call"] is None for r in later)
+    for (case_id, turn), r in records.items():
+        if turn == 0:
+            assert isinstance(r["p_call"], float) and 0 <= r["p_call"] <= 1, case_id
+        elif turn == "episode":
+            assert (r["p_call"] is not None) == (r["first_failed_turn"] == 0), case_id
+            if r["p_call"] is not None:
+                assert r["p_call"] == records[(case_id, 0)]["p_call"]
