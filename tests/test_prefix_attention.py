@@ -154,7 +154,7 @@ def test_shared_prefix_decode_step_builds_one_lazy_graph(demo_model, monkeypatch
         with monkeypatch.context() as patched:
             patched.setattr(mx, "eval", no_eval)
             patched.setattr(mx, "async_eval", no_eval)
-            patched.setattr(mlx_prefix_attention, "exp_eager", no_eval)
+            patched.setattr(mlx_prefix_attention, "_weighted_eager", no_eval)
             logits = model(mx.array([[11], [12], [13]]), cache=caches)
         assert logits.shape[:2] == (3, 1) and mx.isfinite(logits).all().item()
 

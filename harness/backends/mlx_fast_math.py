@@ -33,11 +33,6 @@ def exp(x: mx.array) -> mx.array:
     return (p * f + 1.0) * scale
 
 
-def exp_eager(x: mx.array) -> mx.array:
-    """exp(x) in float32 through numpy: evaluates x (and the graph before it) now."""
-    return mx.array(np.exp(np.asarray(x.astype(mx.float32))))
-
-
 # compiled per shape (mx.view rules out shapeless compilation): for arrays whose shape a decode step repeats
 exp_shifted = mx.compile(lambda x, top: exp(x - top))
 
