@@ -175,3 +175,30 @@ def test_reasoning_tags_inside_arguments_are_payload(content):
     assert detect(qwen).calls == [ToolCall("write", {"content": content})]
     thought = f"<think>Write the file.</think>\n{qwen}"
     assert detect(thought).calls == [ToolCall("write", {"content": content})]
+
+
+def test_no_token_starts_inside_another():
+    """The regex of the tokens sharing a first character restarts at any position (tokens.py), and
+    a text may be cut where a tag starts (_first_marker): both hold while no marker or tag can start
+    inside another's occurrence. (A token searched by itself, `>>>`, steps past its last occurrence.)"""
+    from harness.detect.cascade import OWNERS
+    from harness.detect.reasoning import REASONING_PAIRS
+
+    tokens = set(OWNERS) | {tag for pair in REASONING_PAIRS for tag in pair} | {"<|channel|>analysis"}
+    for token in tokens:
+        for q in range(1, len(token)):
+            rest = token[q:]
+            if rest[0] in "<[":
+                assert not [t for t in tokens if t.startswith(rest) or rest.startswith(t)], (token, q)
+
+
+@pytest.mark.parametrize("text", ["<tool_call><tool_call>x [TOOL_CALLS]<function=f>", ">>>>f\n{}>>>>>>g", "Action:Action:",
+                                  "a<|channel|>analysis<|channel|>b", "functoolsfunctools[x]"])
+def test_token_search_from_any_position_finds_what_one_pass_finds(text):
+    from harness.detect.cascade import MARKERS
+
+    one_pass = MARKERS.find(text)
+    for skip in range(len(text) + 1):
+        search = MARKERS.search(text)
+        hit = search and search.next(skip)
+        assert hit == next((h for h in one_pass if h[0] >= skip), None), (text, skip)

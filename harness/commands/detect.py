@@ -87,11 +87,12 @@ def _quick_record(raw: bytes) -> dict | None:
     tools = record.get("tools")
     if tools is not None and type(tools) is not list:
         return None
-    for value in record.values():
-        if type(value) is list or type(value) is dict:  # only a record holding containers can be deep
-            if len(raw) >= _BRACKETS and raw.count(b"[") + raw.count(b"{") >= _BRACKETS:
-                return None
-            break
+    if len(raw) >= _BRACKETS:
+        for value in record.values():
+            if type(value) is list or type(value) is dict:  # only a record holding containers can be deep
+                if raw.count(b"[") + raw.count(b"{") >= _BRACKETS:
+                    return None
+                break
     return record
 
 
@@ -132,7 +133,7 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
     line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format, "calls": found.calls,
             "near_miss": found.near_miss}
     mark = len(block)
-    if not exact and _finite(found.calls):
+    if not exact and (not found.calls or _finite(found.calls)):
         try:
             _ENCODER.encode_into(line, block, -1)
             block.append(10)  # newline

@@ -4,20 +4,14 @@ detect(text, tools) removes reasoning, runs the format cascade on what is visibl
 near misses (calls inside reasoning, fenced or quoted calls). Format modules live in formats/;
 the machinery (cascade, readers, values, reasoning, prose) beside this file."""
 from itertools import islice
-from operator import itemgetter
 
 from harness.detect.base import Detection, ToolCall
-from harness.detect.cascade import OWNERS, scan
+from harness.detect.cascade import MARKERS, scan
 from harness.detect.reasoning import REASONING_PAIRS, TAGS, split_reasoning
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
-from harness.detect.tokens import Tokens
 from harness.detect.values import prepared_schema
 
 __all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
-
-_TOKENS = Tokens(list(OWNERS) + list(TAGS))  # markers and reasoning tags, found in one pass
-_REASONING = frozenset(TAGS)
-_TOKEN = itemgetter(1)
 
 
 def detect(text: str, tools: list[dict] | None = None) -> Detection:
@@ -26,11 +20,11 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
         schema = prepared_schema(tools)
-        hits = _TOKENS.find(text)
-        if _REASONING.isdisjoint(map(_TOKEN, hits)):
-            return scan(text, schema, hits=hits)
-        split = split_reasoning(text, {token for _, token in hits if token in _REASONING})
-        found = _tag_inside_call(text, schema, hits) or scan(split.visible, schema)
+        tags = TAGS.find(text)
+        if not tags:
+            return scan(text, schema)
+        split = split_reasoning(text, {tag for _, tag in tags})
+        found = _tag_inside_call(text, schema, tags) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
                 found.near_miss = IN_UNFINISHED_REASONING
@@ -41,11 +35,11 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         return Detection(outcome="malformed", near_miss=f"detector error: {type(exc).__name__}")
 
 
-def _tag_inside_call(text: str, schema, hits: list[tuple[int, str]]) -> Detection | None:
+def _tag_inside_call(text: str, schema, tags: list[tuple[int, str]]) -> Detection | None:
     """The calls of the text read raw from a reasoning tag that sits inside a call's arguments
     (code that mentions `<think>`): the text before such a tag is a call cut off at the tag."""
-    start = next((i for i, token in hits if token not in _REASONING), -1)
-    after = (i for i, token in hits if token in _REASONING and i > start)
+    start = _first_marker(text[:tags[-1][0]], {i for i, _ in tags})  # only a tag after a marker matters
+    after = (i for i, _ in tags if i > start)
     for tag in islice(after, 8) if start >= 0 else ():
         head = split_reasoning(text[:tag]).visible
         cut = scan(head, schema, near_misses=False)
@@ -53,3 +47,13 @@ def _tag_inside_call(text: str, schema, hits: list[tuple[int, str]]) -> Detectio
             found = scan(head + text[tag:], schema)
             return found if found.outcome == "call" else None
     return None
+
+
+def _first_marker(text: str, tag_positions: set[int]) -> int:
+    """Where the first marker is, -1 for none; `<|channel|>` that begins the tag `<|channel|>analysis` is the
+    tag. No marker runs across a tag's start, so the text may be cut there."""
+    markers = MARKERS.search(text)
+    hit = markers and markers.next(0)
+    while hit and hit[0] in tag_positions:
+        hit = markers.next(hit[0] + 1)
+    return hit[0] if hit else -1

@@ -1,5 +1,5 @@
-"""The cascade: find every format marker in one regex pass, then offer the text to the formats in
-marker order. The formats sharing a marker are tried in registry order, strongest first, and each
+"""The cascade: find the format markers in text order (lazily: tokens.py), offering the text to the
+formats at each. The formats sharing a marker are tried in registry order, strongest first, and each
 declines (None) when what follows the marker is not its payload. A format that reads calls says
 where its text ends; the scan goes on from there, so every complete call in the visible text
 counts, whichever format it is in, while a marker quoted inside a call's arguments is passed
@@ -7,8 +7,6 @@ over. A call cut off or unreadable ends the scan (what follows is not trustworth
 without a marker need the whole answer (given stripped) and run only when no marker format read anything.
 Adding a format = one module in formats/ + one line in REGISTRY."""
 import json
-from bisect import bisect_left
-from operator import itemgetter
 
 from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
@@ -83,7 +81,6 @@ MARKERS = Tokens(OWNERS)
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label
-_POSITION = itemgetter(0)
 
 
 def _one_json_value(text: str) -> bool:
@@ -94,29 +91,28 @@ def _one_json_value(text: str) -> bool:
     return end == len(text)
 
 
-def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Detection:
-    """Detect calls in reasoning-free text; `hits` are its (position, marker) pairs when already found."""
+def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
+    """Detect calls in reasoning-free text."""
     text = strip_end_tokens(text)
     answer = text.strip()
-    hits = MARKERS.find(text) if hits is None else hits
-    if hits and answer[:1] in ("{", "[") and _one_json_value(answer):
-        hits = []  # the markers sit inside the strings of one JSON value: data, not calls
-    regions = fences(text) if hits and has_fence(text) else []
-    calls, label, bad, mention, pos, declined, k = [], None, False, None, 0, 0, 0
-    while k < len(hits):
-        i, marker = hits[k]
-        k += 1
+    markers = MARKERS.search(text)
+    hit = markers and markers.next(0)
+    if hit and answer[:1] in ("{", "[") and _one_json_value(answer):
+        hit = None  # the markers sit inside the strings of one JSON value: data, not calls
+    regions = fences(text) if hit and has_fence(text) else []
+    calls, label, bad, mention, declined = [], None, False, None, 0
+    while hit and declined <= _MAX_DECLINED:
+        i, marker = hit
+        pos = i + 1
         if regions and inside(regions, i):
+            hit = markers.next(pos)
             continue
-        if i >= len(text) or declined > _MAX_DECLINED:
-            break
         for fmt in OWNERS[marker]:
             got = fmt.parse(text, i, schema)
             if got is None or (got.detection.outcome == "none" and got.detection.near_miss):
                 mention = mention or (got and got.detection)  # a marker quoted in prose: keep looking
                 continue
-            pos, found = max(got.end, i + 1), got.detection
-            k = bisect_left(hits, pos, k, key=_POSITION)  # past the markers inside what was read
+            pos, found = max(got.end, pos), got.detection  # the markers inside what was read are passed over
             calls += found.calls
             label = label or found.format
             bad = bad or found.outcome == "malformed"
@@ -125,6 +121,7 @@ def scan(text: str, schema: Schema, near_misses: bool = True, hits=None) -> Dete
             declined += 1
         if bad:
             break
+        hit = markers.next(pos)
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
     for fmt in _WHOLE_ANSWER.get(answer[:1], ()):

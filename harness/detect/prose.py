@@ -40,22 +40,21 @@ def has_fence(text: str) -> bool:
 def fences(text: str) -> list[Fence]:
     """Markdown fences, paired in order. ```tool_code (Gemma) and `Action: ```json` (Command-R)
     are the formats' own markers, not fences."""
-    ticks = list(_TICKS.finditer(text))
+    ticks = [m.span() for m in _TICKS.finditer(text)]  # spans, not matches: the collector does not track them
     out, line_start, seen, n = [], 0, 0, len(text)
     line_end = text.find("\n")  # the searches move forward only, so that the fences cost one pass
     for k in range(0, len(ticks), 2):
-        opener = ticks[k]
-        newline = text.rfind("\n", seen, opener.start())
-        line_start, seen = (newline + 1 if newline >= 0 else line_start), opener.start()
-        if 0 <= line_end < opener.end():
-            line_end = text.find("\n", opener.end())
+        start, end = ticks[k]
+        newline = text.rfind("\n", seen, start)
+        line_start, seen = (newline + 1 if newline >= 0 else line_start), start
+        if 0 <= line_end < end:
+            line_end = text.find("\n", end)
         body_start = n if line_end < 0 else line_end + 1
-        info = text[opener.end():min(body_start, opener.end() + 64)].strip()
-        if info.startswith("tool_code") or _ACTION.search(text, max(line_start, opener.start() - 64), opener.start()):
+        info = text[end:min(body_start, end + 64)].strip()
+        if info.startswith("tool_code") or _ACTION.search(text, max(line_start, start - 64), start):
             continue
-        closer = ticks[k + 1] if k + 1 < len(ticks) else None
-        body_end = closer.start() if closer else n
-        out.append(Fence(opener.start(), closer.end() if closer else n, min(body_start, body_end), body_end))
+        body_end, close_end = ticks[k + 1] if k + 1 < len(ticks) else (n, n)
+        out.append(Fence(start, close_end, min(body_start, body_end), body_end))
     return out
 
 

@@ -17,8 +17,7 @@ REASONING_PAIRS: tuple[tuple[str, str], ...] = (
 )
 _ANALYSIS = "<|channel|>analysis"
 _MESSAGE = "<|message|>"
-TAGS = tuple(tag for pair in REASONING_PAIRS for tag in pair) + (_ANALYSIS,)
-_TAGS = Tokens(TAGS)
+TAGS = Tokens([tag for pair in REASONING_PAIRS for tag in pair] + [_ANALYSIS])
 
 
 @dataclass
@@ -31,15 +30,19 @@ class Split:
 def split_reasoning(text: str, tags: set[str] | None = None) -> Split:
     """`tags`: the reasoning tags in text, when the caller has found them already."""
     split = Split(text)
-    present = {tag for _, tag in _TAGS.find(text)} if tags is None else tags  # one pass: no tag starts inside another
+    present = _present(text) if tags is None else tags
     for opener, closer in REASONING_PAIRS:
-        where = split.visible if present is None else present
-        if opener in where or closer in where:
+        if opener in present or closer in present:
             _remove_pair(split, opener, closer)
-            present = None  # a cut may join a tag across it: look in the text from now on
-    if _ANALYSIS in (split.visible if present is None else present):
+            present = _present(split.visible)  # a cut may join a tag across it
+    if _ANALYSIS in present:
         _remove_analysis(split)
     return split
+
+
+def _present(text: str) -> set[str]:
+    """The tags in text, in one pass (no tag starts inside another, so each occurrence is found)."""
+    return {tag for _, tag in TAGS.find(text)}
 
 
 def _remove_pair(split: Split, opener: str, closer: str) -> None:

@@ -146,37 +146,32 @@ def _params(text: str, p: int, d: Dialect, schema, name: str, stops) -> tuple[di
         return None, (close + len(d.call_close) if close >= 0 else n)
 
 
-def _past_closers(text: str, k: int, d: Dialect) -> int:
-    """k, or past the closers written again right after the one ending at k."""
-    while True:
-        again = closer_end(text, skip_ws(text, k), d.param_close)
-        if again < 0:
-            return k
-        k = again
+_CLOSERS: dict[tuple[str, tuple[str, ...]], tuple] = {}  # (closer, structure) -> the two searches below
 
 
-def _structural(text: str, k: int, structure: tuple[str, ...]) -> bool:
-    """Whether structure follows position k: the text's end, or one of `structure` (a parameter, the call's end)."""
-    k = skip_ws(text, k)
-    return k >= len(text) or text.startswith(structure, k)
+def _closers(close: str, structure: tuple[str, ...]) -> tuple:
+    """Searches for a parameter's closer (closer_end's rule), with the closers written again right
+    after it: the first such run that structure follows, and the first one at all. Compiled once
+    per dialect and wrapper, on first use (import time counts in every command)."""
+    found = _CLOSERS.get((close, structure))
+    if found is None:
+        one = re.escape(close[:-1]) + "[^<>\n]{0,%d}>" % _JUNK
+        run = f"{one}(?:\\s*{one})*+"
+        after = "|".join(map(re.escape, structure))
+        found = _CLOSERS[close, structure] = (re.compile(f"{run}(?=\\s*(?:{after}|\\Z))").search, re.compile(run).search)
+    return found
 
 
 def _value_end(text: str, start: int, d: Dialect, stops, structure) -> tuple[int, int]:
     """Where a parameter value ends and where reading resumes; (-1, len) when it is cut off. A
-    closer counts only when structure follows it, so a value holding a literal `</parameter>`
-    stays whole; a value never closed ends at the next parameter or at the end of the call."""
-    n, prefix = len(text), d.param_close[:-1]
-    k, first = find_ahead(text, prefix, start), None  # first: (start, resume) of the first closer
-    while k >= 0:
-        end = closer_end(text, k, d.param_close)
-        if end >= 0:
-            resume = _past_closers(text, end, d)
-            first = first or (k, resume)
-            if _structural(text, resume, structure):
-                break
-        k = text.find(prefix, k + 1)
-    else:
-        k, resume = first or (-1, n)
+    closer counts only when structure follows it (the text's end, a parameter, the call's end),
+    so a value holding a literal `</parameter>` stays whole; else the first closer counts, and a
+    value never closed ends at the next parameter or at the end of the call."""
+    n, k = len(text), find_ahead(text, d.param_close[:-1], start)  # remembered: no pass when no closer is ahead
+    if k >= 0:
+        structural, anywhere = _closers(d.param_close, structure)
+        m = structural(text, k) or anywhere(text, k)
+        k, resume = (m.start(), m.end()) if m else (-1, n)
     if k >= 0:
         restart = text.find(d.param_restart, start, k)
         if restart >= 0 and d.param_open.match(text, restart + (d.param_restart[0] == "\n")):
