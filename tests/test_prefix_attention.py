@@ -14,9 +14,9 @@ from harness.suite import load_suite
 from conftest import REFERENCE_SUITE
 
 
-@pytest.mark.parametrize("queries_len", [1, 5])
+@pytest.mark.parametrize("queries_len", [1, 5, 300])  # 300: query blocks, each with its rows of the mask
 def test_shared_prefix_attention_matches_fast_sdpa(queries_len):
-    B, H, KV, D, P, S = 3, 8, 2, 16, 40, 9
+    B, H, KV, D, P, S = 3, 8, 2, 16, 40, queries_len + 8
     mx.random.seed(0)
     q = mx.random.normal((B, H, queries_len, D))
     prefix_k, prefix_v = mx.random.normal((1, KV, P, D)), mx.random.normal((1, KV, P, D))
@@ -99,9 +99,10 @@ def test_causal_attention_matches_fast_sdpa(queries_len, keys_len):
     assert mx.abs(got - want).max().item() < 1e-5
 
 
-def test_additive_and_per_head_masks_match_fast_sdpa():
+@pytest.mark.parametrize("L", [3, 300])
+def test_additive_and_per_head_masks_match_fast_sdpa(L):
     mx.random.seed(2)
-    B, H, KV, L, S, D = 2, 4, 2, 3, 11, 8
+    B, H, KV, S, D = 2, 4, 2, L + 8, 8
     q, k, v = mx.random.normal((B, H, L, D)), mx.random.normal((B, KV, S, D)), mx.random.normal((B, KV, S, D))
     boolean = mx.random.uniform(shape=(B, H, L, S)) > 0.3
     boolean[..., 0] = True  # every query sees a key
