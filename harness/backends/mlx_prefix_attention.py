@@ -5,8 +5,9 @@ product for the whole batch instead of one small product per sequence.
 A decode step stays in mlx's lazy graph, one evaluation per step: its softmax uses mlx_fast_math's
 polynomial exp (mlx's CPU exp is scalar and ~3x slower, and exps dominate this attention). A prefill's
 score blocks are big enough that numpy's SIMD passes win (a prefill's attention ran 1.2-1.7x faster
-with its softmax in numpy), at the cost of one evaluation per layer. The result is ordinary attention over [prefix keys, own
-keys]; only the f32 rounding differs. While installed, the model's SwiGLU gate is mlx_fast_math's too.
+with its softmax in numpy), at the cost of one evaluation per layer. The result is ordinary attention
+over [prefix keys, own keys]; only the f32 rounding differs. While installed, the model's SwiGLU gate is
+mlx_fast_math's too.
 """
 import sys
 from contextlib import contextmanager

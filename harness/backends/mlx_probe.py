@@ -74,10 +74,11 @@ class _PrefixCache:
             return logits.reshape(-1, logits.shape[-1])[mx.array(positions)]
         flat = mx.array(positions)
         caches = [mlx_prefix_attention.SharedPrefixBatchCache([0] * batch.shape[0], op) for op in self.operands]
-        with mlx_prefix_attention.installed(self.model), _last_block_at(self.model, caches[-1], flat, batch.shape[1]):
+        with mlx_prefix_attention.installed(self.model), \
+                _last_block_at(self.model, caches[-1], flat, batch.shape[1]) as gathered:
             hidden = self.model.model(batch, cache=caches)
         hidden = hidden.reshape(-1, hidden.shape[-1])
-        if hidden.shape[0] != len(positions):  # the last block ran everywhere (a sliding-window layer)
+        if not gathered:  # the last block ran at every position
             hidden = hidden[flat]
         if hasattr(self.model, "lm_head") and not getattr(self.model.args, "tie_word_embeddings", False):
             return self.model.lm_head(hidden)
@@ -105,15 +106,15 @@ class _ProbedBlock:
 @contextmanager
 def _last_block_at(model, cache, flat: mx.array, width: int):
     """The last block as a _ProbedBlock while the block runs, unless it attends through a sliding window
-    (attention_at sees every earlier key)."""
+    (attention_at sees every earlier key); yields whether it did (the hidden states are the probed rows)."""
     layers = model.model.layers
     last = layers[-1]
     if getattr(last, "use_sliding", False):
-        yield
+        yield False
         return
     layers[-1], cache.probed = _ProbedBlock(last, flat), (flat, flat // width, flat % width)
     try:
-        yield
+        yield True
     finally:
         layers[-1] = last
 
