@@ -184,3 +184,36 @@ def test_installed_swaps_the_gate_and_restores_it(demo_model):
     with mlx_prefix_attention.installed(backend.model):
         assert qwen2.swiglu is mlx_fast_math.swiglu and switch_layers.swiglu is mlx_fast_math.swiglu
     assert qwen2.swiglu is swiglu and switch_layers.swiglu is swiglu
+
+
+def test_prefill_fills_the_last_layer_cache_without_its_attention_or_feed_forward(demo_model, monkeypatch):
+    """The prefix prefill's cache equals a plain forward pass's, layer by layer, while the eager softmax and
+    SwiGLU run for every layer but the last (whose output nothing reads); the model's blocks are restored."""
+    from mlx_lm import load
+    from mlx_lm.models.cache import make_prompt_cache
+
+    model, _ = load(str(demo_model))
+    tokens = list(range(10, 310))  # over one query block: the eager softmax runs block by block
+    plain = make_prompt_cache(model)
+    model(mx.array(tokens)[None], cache=plain)
+    calls = {"softmax": 0, "swiglu": 0}
+    softmax, swiglu = mlx_prefix_attention._weighted_eager, mlx_fast_math.swiglu
+
+    def counted(name, real):
+        def call(*args):
+            calls[name] += 1
+            return real(*args)
+        return call
+
+    monkeypatch.setattr(mlx_prefix_attention, "_weighted_eager", counted("softmax", softmax))
+    monkeypatch.setattr(mlx_fast_math, "swiglu", counted("swiglu", swiglu))
+    blocks = list(model.model.layers)
+    filled = mlx_batch.prefill(model, tokens)
+    layers, query_blocks = len(blocks), -(-len(tokens) // mlx_prefix_attention.QUERY_BLOCK)
+    assert calls == {"softmax": (layers - 1) * query_blocks, "swiglu": layers - 1}
+    assert list(model.model.layers) == blocks
+    for mine, theirs in zip(filled, plain):
+        assert mine.offset == theirs.offset == len(tokens)
+        n = len(tokens)
+        for a, b in ((mine.keys, theirs.keys), (mine.values, theirs.values)):
+            assert mx.allclose(a[..., :n, :], b[..., :n, :], atol=1e-4, rtol=1e-4).item()

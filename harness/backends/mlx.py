@@ -76,6 +76,9 @@ class MLXBackend(Backend):
         load_s = time.perf_counter() - t0
         for token in self.spec.extra_eos_tokens:
             self.tokenizer.add_eos_token(token)
+        from harness.backends.mlx_tokens import PieceEncoder
+
+        self.prompt_encoder = PieceEncoder(self.tokenizer)
         self.path = path
         size = weights_size(Path(path)) + (weights_size(Path(adapter)) if adapter else 0)
         import mlx_lm
@@ -101,8 +104,9 @@ class MLXBackend(Backend):
     def render(self, request: Request) -> list[int]:
         case = request.case
         kwargs = dict(self.spec.chat_template_kwargs)
-        return self.tokenizer.apply_chat_template(request.messages, tools=openai_tools(case.tools) or None,
-                                                  add_generation_prompt=True, **kwargs)
+        text = self.tokenizer.apply_chat_template(request.messages, tools=openai_tools(case.tools) or None,
+                                                  add_generation_prompt=True, tokenize=False, **kwargs)
+        return self.prompt_encoder.encode(text)
 
     def generate(self, requests: list[Request]) -> Iterator[Generation]:
         return self._generate(requests, [self.render(r) for r in requests])

@@ -145,7 +145,9 @@ def prefill_batch_size(lengths: list[int], slots: int) -> int:
 def prefill(model, tokens: list[int]) -> list:
     """The prefix's cache; verified models attend with mlx_prefix_attention's exp, ~3x faster on a CPU."""
     cache = make_prompt_cache(model)
-    with mlx_prefix_attention.installed(model) if mlx_prefix_attention.supported(model) else nullcontext():
+    verified = mlx_prefix_attention.supported(model)
+    with mlx_prefix_attention.installed(model) if verified else nullcontext(), \
+            mlx_prefix_attention.last_layer_fills_cache(model) if verified else nullcontext():
         for start in range(0, len(tokens), PREFILL_STEP):
             model(mx.array(tokens[start:start + PREFILL_STEP])[None], cache=cache)
             mx.eval([c.state for c in cache])
@@ -177,7 +179,10 @@ def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]]
     # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
     # or only references its prefix (shared path), so no deep copies here
     caches = mlx_prefix_attention.sequence_caches(prefix_cache) if shared else prefix_cache
-    with mlx_prefix_attention.installed(model) if shared else nullcontext():
+    # BatchGenerator's passes over several tokens a sequence fill the cache (prompt()); logits come from
+    # one-token steps
+    with mlx_prefix_attention.installed(model) if shared else nullcontext(), \
+            mlx_prefix_attention.last_layer_fills_cache(model, from_tokens=2) if shared else nullcontext():
         yield from _decode(model, tokenizer, [caches] * len(suffixes), suffixes, indices, max_tokens, sampler,
                            slots or len(suffixes))
 

@@ -49,8 +49,39 @@ class SharedPrefixBatchCache(BatchKVCache):
         super().__init__(left_padding)
         self.prefix = prefix
         self.offset = self.offset + prefix[1].shape[1]
-        # (flat positions row * width + column, rows, columns): the only queries a probe's last layer needs
-        self.probed: tuple[mx.array, mx.array, mx.array] | None = None
+
+
+class OnePassCache:
+    """A cache for one forward pass of right-padded rows that all start right after the shared prefix (a
+    probe's): it stores nothing, as no later pass reads it (BatchKVCache would copy every layer's keys into
+    a fresh buffer), and keeps the keys and values last handed to attention for ProbedRowsCache. Lacking
+    make_mask, the model's mask is plain "causal" over the own tokens."""
+
+    def __init__(self, prefix: tuple[mx.array, mx.array]):
+        self.prefix = prefix
+        self.offset = prefix[1].shape[1]
+        self.fetched: tuple[mx.array, mx.array] | None = None
+
+    def update_and_fetch(self, keys, values):
+        self.fetched = (keys, values)
+        return keys, values
+
+
+class ProbedRowsCache:
+    """A layer's cache for a second pass over a few positions of a OnePassCache pass (flat: row * width +
+    column), each a one-token sequence of its own: RoPE at its position, and the keys and values of its
+    row up to its column, from the first pass (attention adds the shared prefix)."""
+
+    def __init__(self, filled: OnePassCache, flat: mx.array, width: int):
+        keys, values = filled.fetched
+        rows, columns = flat // width, flat % width
+        self.prefix = filled.prefix
+        self.offset = columns + filled.offset
+        self.keys, self.values = keys[rows], values[rows]
+        self.mask = mx.arange(keys.shape[2])[None, None, None] <= columns[:, None, None, None]
+
+    def update_and_fetch(self, keys, values):
+        return self.keys, self.values
 
 
 class SharedPrefixCache(KVCache):
@@ -95,20 +126,6 @@ def _mask_rows(mask, start: int, stop: int):
     if mask is None or isinstance(mask, str) or mask.ndim < 2 or mask.shape[-2] == 1:
         return mask
     return mask[..., start:stop, :]
-
-
-def attention_at(queries, keys, values, scale: float, prefix, probed):
-    """attention() for the probed queries alone (each sees the prefix and its row's keys up to its column;
-    sequences start at column 0 and are right-padded), zeros at every other position: the output's shape
-    is the full batch's, as the attention module reshapes it so."""
-    flat, rows, columns = probed
-    B, H, L, D = queries.shape
-    picked = queries.transpose(0, 2, 1, 3).reshape(B * L, H, D)[flat][:, :, None]
-    visible = mx.arange(keys.shape[2])[None, None, None] <= columns[:, None, None, None]
-    out = attention(picked, keys[rows], values[rows], scale, visible, prefix)
-    full = mx.zeros((B * L, H, out.shape[-1]), dtype=out.dtype)
-    full[flat] = out[:, :, 0]
-    return full.reshape(B, L, H, -1).transpose(0, 2, 1, 3)
 
 
 def _attention(queries, keys, values, scale, mask, prefix):
@@ -193,13 +210,14 @@ def installed(model):
     original = module.scaled_dot_product_attention
 
     def routed(queries, keys, values, cache, scale, mask, **kwargs):
+        if getattr(cache, "fill_only", False):  # a cache-filling pass: nothing reads this attention's output
+            return queries
         if kwargs:
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, **kwargs)
-        if not isinstance(cache, SharedPrefixBatchCache):
-            return attention(queries, keys, values, scale, mask, None)
-        if cache.probed is not None:
-            return attention_at(queries, keys, values, scale, cache.prefix, cache.probed)
-        return attention(queries, keys, values, scale, mask, cache.prefix)
+        if isinstance(cache, ProbedRowsCache):
+            mask = cache.mask
+        # the shared prefix of SharedPrefixBatchCache, OnePassCache and ProbedRowsCache; none for the others
+        return attention(queries, keys, values, scale, mask, getattr(cache, "prefix", None))
 
     gated = [m for m in (module, switch_layers) if hasattr(m, "swiglu")]
     activations = [m.swiglu for m in gated]
@@ -212,3 +230,38 @@ def installed(model):
         module.scaled_dot_product_attention = original
         for m, activation in zip(gated, activations):
             m.swiglu = activation
+
+
+class _CacheFillingBlock:
+    """A last block that, on forward passes of `from_tokens` or more tokens a sequence, only fills its layer's
+    cache: nothing reads a prompt-filling pass's output, and lazily it would never be computed, but the
+    eager softmax and SwiGLU would compute its attention and feed-forward anyway."""
+
+    def __init__(self, block, from_tokens: int):
+        self.block, self.from_tokens = block, from_tokens
+
+    def __call__(self, x, mask=None, cache=None):
+        if x.shape[1] < self.from_tokens:
+            return self.block(x, mask, cache)
+        cache.fill_only = True
+        try:
+            self.block.self_attn(self.block.input_layernorm(x), mask, cache)
+        finally:
+            cache.fill_only = False
+        return x
+
+    def __getattr__(self, name):  # what the model reads off its blocks (llama: use_sliding)
+        return getattr(self.block, name)
+
+
+@contextmanager
+def last_layer_fills_cache(model, from_tokens: int = 1):
+    """While installed, forward passes of `from_tokens` or more tokens a sequence only fill the last layer's
+    cache: their output is garbage, for callers that read only the cache."""
+    layers = model.model.layers
+    last = layers[-1]
+    layers[-1] = _CacheFillingBlock(last, from_tokens)
+    try:
+        yield
+    finally:
+        layers[-1] = last

@@ -8,8 +8,10 @@ is exact under a causal mask: pad tokens come after every position that is read.
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from harness.backends import mlx_batch, mlx_prefix_attention
-from harness.backends.mlx_batch import mx
+# first: mlx_batch sets up the BLAS mlx and numpy use
+from harness.backends import mlx_batch, mlx_prefix_attention  # isort: skip
+from harness.backends.mlx_batch import mx  # isort: skip
+import numpy as np  # noqa: E402
 
 LOGITS_BUDGET = 1 << 28  # bytes of float32 logits one batch may hold (B x T x vocab x 4)
 TOP_TOKENS = 5
@@ -73,9 +75,9 @@ class _PrefixCache:
             logits = self.model(batch, cache=_batch_cache(self.cache, batch.shape[0]))
             return logits.reshape(-1, logits.shape[-1])[mx.array(positions)]
         flat = mx.array(positions)
-        caches = [mlx_prefix_attention.SharedPrefixBatchCache([0] * batch.shape[0], op) for op in self.operands]
+        caches = [mlx_prefix_attention.OnePassCache(op) for op in self.operands]
         with mlx_prefix_attention.installed(self.model), \
-                _last_block_at(self.model, caches[-1], flat, batch.shape[1]) as gathered:
+                _last_block_at(self.model, flat, batch.shape[1]) as gathered:
             hidden = self.model.model(batch, cache=caches)
         hidden = hidden.reshape(-1, hidden.shape[-1])
         if not gathered:  # the last block ran at every position
@@ -86,17 +88,26 @@ class _PrefixCache:
 
 
 class _ProbedBlock:
-    """The model's last block at the probed positions only: their queries attend (attention_at), then the
-    feed-forward runs on their rows alone. No later layer reads the other positions, so this is most of a
-    last layer's work saved; the block is the one form of every family in VERIFIED_MODULES."""
+    """The model's last block at the probed positions only. A first pass over every position fills the
+    layer's keys and values (its queries and output are never computed); a second runs the block on the
+    probed positions alone, each attending to its row's keys. No later layer reads the other positions,
+    so this is most of a last layer's work saved; the block is the one form of every family in
+    VERIFIED_MODULES."""
 
-    def __init__(self, block, flat: mx.array):
-        self.block, self.flat = block, flat
+    def __init__(self, block, flat: mx.array, width: int):
+        self.block, self.flat, self.width = block, flat, width
 
     def __call__(self, x, mask=None, cache=None):
         b = self.block
-        h = x + b.self_attn(b.input_layernorm(x), mask, cache)
-        h = h.reshape(-1, h.shape[-1])[self.flat][None]
+        cache.fill_only = True
+        try:
+            b.self_attn(b.input_layernorm(x), mask, cache)
+        finally:
+            cache.fill_only = False
+        rows = x.reshape(-1, x.shape[-1])[self.flat][:, None]
+        h = rows + b.self_attn(b.input_layernorm(rows), None,
+                               mlx_prefix_attention.ProbedRowsCache(cache, self.flat, self.width))
+        h = h.reshape(1, -1, h.shape[-1])
         return h + b.mlp(b.post_attention_layernorm(h))
 
     def __getattr__(self, name):  # what the model reads off its blocks (llama: use_sliding)
@@ -104,15 +115,16 @@ class _ProbedBlock:
 
 
 @contextmanager
-def _last_block_at(model, cache, flat: mx.array, width: int):
+def _last_block_at(model, flat: mx.array, width: int):
     """The last block as a _ProbedBlock while the block runs, unless it attends through a sliding window
-    (attention_at sees every earlier key); yields whether it did (the hidden states are the probed rows)."""
+    (its probed queries would see every earlier key); yields whether it did (the hidden states are the
+    probed rows)."""
     layers = model.model.layers
     last = layers[-1]
     if getattr(last, "use_sliding", False):
         yield False
         return
-    layers[-1], cache.probed = _ProbedBlock(last, flat), (flat, flat // width, flat % width)
+    layers[-1] = _ProbedBlock(last, flat, width)
     try:
         yield True
     finally:
@@ -129,21 +141,17 @@ def _score_chunk(model, prefix_cache: _PrefixCache, prefix: int, prompts, target
         first = len(prompts[i]) - prefix - 1  # the position whose logits predict the first target token
         spans.append((len(positions), len(targets[i])))
         positions += range(row * width + first, row * width + first + len(targets[i]))
-    logits = prefix_cache.logits(batch, positions).astype(mx.float32)
-    logp_all = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-    picked, tops = [], []
-    for (start, n), i in zip(spans, chunk):
-        logp = logp_all[start:start + n]
-        picked.append(mx.take_along_axis(logp, mx.array(targets[i])[:, None], axis=-1)[:, 0])
-        if top_at[i] is not None:
-            probs = mx.exp(logp[top_at[i]])
-            ids = mx.argsort(-probs)[:TOP_TOKENS]
-            tops.append((ids, probs[ids]))
-        else:
-            tops.append(None)
-    mx.eval(picked, [t for t in tops if t is not None])  # one evaluation for the whole batch
-    return [Forced(logprobs=p.tolist(), top=list(zip(t[0].tolist(), t[1].tolist())) if t is not None else [])
-            for p, t in zip(picked, tops)]
+    # numpy from the logits on: each mlx evaluation costs ~60 us on a CPU, more than this arithmetic
+    logits = np.asarray(prefix_cache.logits(batch, positions).astype(mx.float32))
+    logp = logits - logits.max(-1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(-1, keepdims=True))
+    picked = logp[np.arange(len(positions)), [t for i in chunk for t in targets[i]]].tolist()
+    asked = [row for row, i in enumerate(chunk) if top_at[i] is not None]
+    probs = np.exp(logp[[spans[row][0] + top_at[chunk[row]] for row in asked]])
+    top_ids = np.argpartition(-probs, min(TOP_TOKENS, probs.shape[-1]) - 1, axis=-1)[:, :TOP_TOKENS]
+    top_ids = np.take_along_axis(top_ids, np.argsort(-np.take_along_axis(probs, top_ids, -1), -1), -1)
+    tops = {row: list(zip(ids.tolist(), p[ids].tolist())) for row, ids, p in zip(asked, top_ids, probs)}
+    return [Forced(logprobs=picked[start:start + n], top=tops.get(row, [])) for row, (start, n) in enumerate(spans)]
 
 
 def full_logprobs(model, prompt: list[int], target: list[int]) -> list[float]:

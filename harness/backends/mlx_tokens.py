@@ -1,0 +1,88 @@
+"""Token ids of rendered prompts, piece by piece: a prompt's text is cut at its special tokens, and each
+piece between them is encoded once and remembered. A suite's prompts share their long system-and-tools
+piece, so most of a render's tokenizing (three quarters of it on the demo suite) is done once a suite.
+
+The cut is exact because a Hugging Face tokenizer splits off special tokens before it normalizes or
+pre-tokenizes: each piece is encoded on its own anyway. A piece is encoded after the special token it
+follows in the prompt (whose id is then dropped), so rules that look at a piece's place (a Metaspace
+pre-tokenizer prepending only at the text's start) see what they see in the whole text. Special tokens
+that strip neighbouring whitespace or could overlap another added token are not cut at, and the first
+prompts of each encoder are checked against encoding the whole text: any difference turns the cut off.
+"""
+import re
+
+CHECKED_PROMPTS = 4  # prompts compared with a whole-text encode before the pieces are trusted alone
+MAX_PIECES = 4096  # remembered pieces; a suite has a few distinct long ones, so forgetting all is fine
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two token strings could match overlapping spans of one text."""
+    if a in b or b in a:
+        return True
+    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
+
+
+def cut_tokens(added: dict[int, object]) -> dict[str, int]:
+    """The special tokens safe to cut at, by text: special, matched on the raw text, stripping no whitespace,
+    and overlapping no other added token (`added`: the tokenizer's added_tokens_decoder)."""
+    tokens = {t.content: i for i, t in added.items()}
+    plain = {t.content: i for i, t in added.items()
+             if t.special and not (t.lstrip or t.rstrip or t.single_word or t.normalized) and t.content}
+    return {s: i for s, i in plain.items() if not any(_overlap(s, other) for other in tokens if other != s)}
+
+
+class PieceEncoder:
+    """encode(text) == tokenizer.encode(text, add_special_tokens=False), most pieces from memory."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.cuts = cut_tokens(getattr(tokenizer, "added_tokens_decoder", {})) \
+            if getattr(tokenizer, "is_fast", False) else {}
+        # longest first: of two special tokens starting at one place, the tokenizer takes the longer
+        self.split = re.compile("(" + "|".join(map(re.escape, sorted(self.cuts, key=len, reverse=True))) + ")") \
+            if self.cuts else None
+        self.pieces: dict[tuple[str, str], list[int]] = {}
+        self.checked = 0
+
+    def encode(self, text: str) -> list[int]:
+        if self.split is None:
+            return self._whole(text)
+        ids = self._pieces(text)
+        if ids is None or self.checked < CHECKED_PROMPTS:
+            self.checked += 1
+            whole = self._whole(text)
+            if whole != ids:  # the cut is not exact for this tokenizer: whole texts from now on
+                self.split = None
+            return whole
+        return ids
+
+    def _whole(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def _pieces(self, text: str) -> list[int] | None:
+        ids: list[int] = []
+        before = ""
+        for n, part in enumerate(self.split.split(text)):
+            if n % 2:  # re.split with a group: odd parts are the special tokens
+                ids.append(self.cuts[part])
+                before = part
+            elif part:
+                piece = self._piece(before, part)
+                if piece is None:
+                    return None
+                ids += piece
+        return ids
+
+    def _piece(self, before: str, piece: str) -> list[int] | None:
+        key = (before, piece)
+        ids = self.pieces.get(key)
+        if ids is None:
+            ids = self._whole(before + piece)
+            if before:
+                if ids[:1] != [self.cuts[before]]:  # the special token did not stay one id before this piece
+                    return None
+                ids = ids[1:]
+            if len(self.pieces) >= MAX_PIECES:
+                self.pieces.clear()
+            self.pieces[key] = ids
+        return ids
