@@ -56,8 +56,9 @@ def load_models_file(path: str | Path) -> dict[str, dict]:
     return models
 
 
-def resolve_model(ref: str, models_file: str | Path = "models.toml") -> ModelSpec:
-    """`ref` is a name in models_file, 'demo', or a path to a model folder."""
+def resolve_model(ref: str, models_file: str | Path = "models.toml", given_as: str = "--model") -> ModelSpec:
+    """`ref` is a name in models_file, 'demo', or a path to a model folder; `given_as` names where the user
+    gave it, for the error."""
     entries = load_models_file(models_file)
     if ref in entries:
         return spec_from_entry(ref, entries[ref], f"{models_file}: [models.{ref}]")
@@ -68,7 +69,7 @@ def resolve_model(ref: str, models_file: str | Path = "models.toml") -> ModelSpe
                          source=f"model folder {ref}")
     known = ", ".join(sorted(entries) + [DEMO])
     raise InputError(f"unknown model '{ref}': not a [models.NAME] entry in {models_file} (known: {known}) "
-                     f"and not a model folder; pass --model NAME or --model PATH")
+                     f"and not a model folder; give {given_as} a NAME from {models_file} or a model folder PATH")
 
 
 def replay_spec(path: str | Path) -> ModelSpec:

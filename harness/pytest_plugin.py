@@ -117,7 +117,8 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path)
             replay = config.getoption("harness_replay")
             spec = replay_spec(replay) if replay else resolve_model(config.getoption("harness_model"),
-                                                                    config.getoption("harness_models"))
+                                                                    config.getoption("harness_models"),
+                                                                    "--harness-model")
             gate = config.getoption("harness_gate")
             rules = load_rules(gate) if gate else {}
             if rules.get("baseline") and not config.getoption("harness_baseline"):

@@ -59,6 +59,24 @@ def test_unknown_model_lists_known_names(tmp_path):
         resolve_model("zz", f)
 
 
+@pytest.mark.parametrize("args, flag", [
+    (["run", "suites/coding_tools.toml", "--model", "zz"], "--model"),
+    (["probe", "suites/coding_tools.toml", "--model", "zz"], "--model"),
+    (["sweep", "suites/coding_tools.toml", "--base", "zz", "--adapters", "."], "--base"),
+    (["doctor", "zz"], "MODEL"),
+])
+def test_an_unknown_model_error_names_the_option_that_gave_it(args, flag):
+    r = run_cli(*args)
+    assert r.returncode == 2, r.stderr
+    assert f"unknown model 'zz'" in r.stderr and f"give {flag} a NAME from models.toml" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_an_unknown_judge_is_named_as_the_judge(tmp_path):
+    with pytest.raises(InputError, match="give --judge a NAME"):
+        resolve_model("zz", tmp_path / "models.toml", "--judge")
+
+
 def test_models_command_lists_entries():
     r = run_cli("models")
     assert r.returncode == 0, r.stderr

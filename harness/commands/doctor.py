@@ -31,7 +31,7 @@ def main(args) -> int:
     for flag, value in (("--data", args.data), ("--base", args.base), ("--adapter", args.adapter)):
         if value and not Path(value).exists():
             raise InputError(f"harness doctor: {flag} '{value}' does not exist")
-    spec = resolve_model(args.model, args.models)
+    spec = resolve_model(args.model, args.models, "MODEL")
     if args.max_tokens:
         spec.max_tokens = args.max_tokens
     checks = run_checks(spec, *(Path(v) if v else None for v in (args.data, args.base, args.adapter)))

@@ -88,7 +88,7 @@ def probe_run(suite, spec, run_dir: Path, force: bool) -> list:
         backend.close()
 
 
-def suite_and_model(args, command: str, model: str):
+def suite_and_model(args, command: str, model: str, given_as: str):
     """The suite and model spec a probe or sweep command names, checked before anything loads."""
     from harness.models import resolve_model
     from harness.suite import load_suite
@@ -96,7 +96,7 @@ def suite_and_model(args, command: str, model: str):
     if args.format == "html" and not args.output:
         raise InputError(f"harness {command} --format html: give -o FILE.html")
     suite = load_suite(args.suite)
-    return suite, resolve_model(model, args.models).with_overrides(max_tokens=args.max_tokens)
+    return suite, resolve_model(model, args.models, given_as).with_overrides(max_tokens=args.max_tokens)
 
 
 def main(args) -> int:
@@ -104,7 +104,7 @@ def main(args) -> int:
     from harness.reporting.probe import probe_report, render_probe
     from harness.reporting.render import emit
 
-    suite, spec = suite_and_model(args, "probe", args.model)
+    suite, spec = suite_and_model(args, "probe", args.model, "--model")
     run_dir = Path(args.run_dir) if args.run_dir else Path(f"{runner.default_run_dir(args.out, suite, spec)}-probe")
     try:
         cases = probe_run(suite, spec, run_dir, args.force_call)

@@ -39,7 +39,7 @@ def main(args) -> int:
         from harness.demo.build import cache_root
         from harness.models import resolve_model
 
-        judge_spec, cache = resolve_model(args.judge, args.models), cache_root() / "judge.jsonl"
+        judge_spec, cache = resolve_model(args.judge, args.models, "--judge"), cache_root() / "judge.jsonl"
     _, left_out = rescore(args.run, suite, out, judge_spec, cache)
     if left_out:
         print(f"warning: {left_out} records of {args.run} have no case in {suite_path}; left out", file=sys.stderr)

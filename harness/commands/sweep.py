@@ -75,6 +75,6 @@ def main(args) -> int:
     from harness.reporting.probe import render_sweep
     from harness.reporting.render import emit
 
-    suite, spec = suite_and_model(args, "sweep", args.base)
+    suite, spec = suite_and_model(args, "sweep", args.base, "--base")
     emit(render_sweep(sweep(suite, spec, Path(args.adapters), args.generate), args.format), args.output)
     return 0
