@@ -118,3 +118,27 @@ def test_a_slow_tokenizer_is_encoded_whole():
 
     encoder = PieceEncoder(Slow())
     assert encoder.split is None and encoder.encode("<|im_start|>hi") == [14]
+
+
+@pytest.mark.parametrize("other, cut", [
+    ("a>b", False),  # starts with the end of <a>
+    ("x<", False),  # ends with the start of <a>
+    ("<a>>", False),  # holds <a>
+    ("<a", False),  # inside <a>
+    ("<b>", True),
+    ("zz", True),
+])
+def test_a_special_token_overlapping_another_added_token_is_not_cut_at(other, cut):
+    added = {0: AddedToken("<a>", special=True, normalized=False), 1: AddedToken(other, special=False)}
+    assert ("<a>" in cut_tokens(added)) is cut
+
+
+def test_thousands_of_added_tokens_are_checked_quickly():
+    import time
+
+    added = {i: AddedToken(f"<unused{i}>", special=True, normalized=False) for i in range(6000)}
+    t0 = time.perf_counter()
+    cuts = cut_tokens(added)
+    assert time.perf_counter() - t0 < 5
+    # <unused1> is inside no other token ("<unused1>" is not a substring of "<unused10>"), so all are cut at
+    assert len(cuts) == 6000

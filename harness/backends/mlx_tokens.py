@@ -10,25 +10,35 @@ that strip neighbouring whitespace or could overlap another added token are not 
 prompts of each encoder are checked against encoding the whole text: any difference turns the cut off.
 """
 import re
+from collections import Counter
 
 CHECKED_PROMPTS = 4  # prompts compared with a whole-text encode before the pieces are trusted alone
 MAX_PIECES = 4096  # remembered pieces; a suite has a few distinct long ones, so forgetting all is fine
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Whether two token strings could match overlapping spans of one text."""
-    if a in b or b in a:
-        return True
-    return any(a.endswith(b[:k]) or b.endswith(a[:k]) for k in range(1, min(len(a), len(b))))
-
-
 def cut_tokens(added: dict[int, object]) -> dict[str, int]:
     """The special tokens safe to cut at, by text: special, matched on the raw text, stripping no whitespace,
-    and overlapping no other added token (`added`: the tokenizer's added_tokens_decoder)."""
-    tokens = {t.content: i for i, t in added.items()}
+    and overlapping no other added token (`added`: the tokenizer's added_tokens_decoder). Linear in the
+    added tokens' characters (some vocabularies add thousands)."""
+    texts = {t.content for t in added.values() if t.content}
+    starts, ends = Counter(), Counter()  # the proper prefixes and suffixes of all added tokens
+    for text in texts:
+        for k in range(1, len(text)):
+            starts[text[:k]] += 1
+            ends[text[k:]] += 1
+    joined = "\0".join(texts)
+
+    def overlaps(s: str) -> bool:
+        own_starts, own_ends = {s[:k] for k in range(1, len(s))}, {s[k:] for k in range(1, len(s))}
+        # another token starting with one of s's suffixes, or ending with one of its prefixes
+        if any(starts[s[k:]] > (s[k:] in own_starts) or ends[s[:k]] > (s[:k] in own_ends) for k in range(1, len(s))):
+            return True
+        inner = {s[i:j] for i in range(len(s)) for j in range(i + 1, len(s) + 1)} - {s}
+        return joined.count(s) > 1 or not texts.isdisjoint(inner)  # s inside another token, or one inside s
+
     plain = {t.content: i for i, t in added.items()
              if t.special and not (t.lstrip or t.rstrip or t.single_word or t.normalized) and t.content}
-    return {s: i for s, i in plain.items() if not any(_overlap(s, other) for other in tokens if other != s)}
+    return {s: i for s, i in plain.items() if not overlaps(s)}
 
 
 class PieceEncoder:
