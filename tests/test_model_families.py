@@ -106,3 +106,16 @@ def test_family_probe_equals_one_full_forward_pass(family_model, suite):
                                        [mlx_batch.prefix_key(r.case) for r in requests], [0] * len(prompts))
     for prompt, target, found in zip(prompts, targets, scores):
         assert found.logprobs == pytest.approx(mlx_probe.full_logprobs(backend.model, prompt, target), abs=2e-4)
+
+
+def test_family_experts_gate_is_swapped_only_where_experts_are(family_model):
+    from mlx_lm.models import switch_layers
+    from mlx_lm.models.activations import swiglu
+
+    from harness.backends import mlx_fast_math
+
+    family, path = family_model
+    backend = loaded(path)
+    with mlx_prefix_attention.installed(backend.model):
+        assert (switch_layers.swiglu is mlx_fast_math.swiglu) is (family == "qwen3_moe")
+    assert switch_layers.swiglu is swiglu

@@ -201,7 +201,8 @@ def installed(model):
         # the shared prefix of SharedPrefixBatchCache, OnePassCache and ProbedRowsCache; none for the others
         return attention(queries, keys, values, scale, mask, getattr(cache, "prefix", None))
 
-    gated = [m for m in (module, switch_layers) if hasattr(m, "swiglu")]
+    # switch_layers: the experts' gate, for the models that build SwitchGLU experts (qwen3_moe)
+    gated = [m for m in (module, switch_layers if hasattr(module, "SwitchGLU") else None) if hasattr(m, "swiglu")]
     activations = [m.swiglu for m in gated]
     module.scaled_dot_product_attention = routed
     for m in gated:
