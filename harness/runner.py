@@ -238,12 +238,14 @@ def _run_locked(suite: Suite, spec: ModelSpec, run_dir: Path, samples: int, prog
         streak, generated, status, tokens = ErrorStreak(), 0, "failed", 0
         t0 = time.perf_counter()
         try:
-            probed = {(p.case_id, p.sample): p.p_call for p in backend.probe(requests)} if probe else {}
-            first_turns = {(r.case.id, r.sample): r.turn for r in requests}
+            # (case, sample) -> (the probed request's turn, its p_call)
+            probed = {(r.case.id, r.sample): (r.turn, p.p_call) for r, p in zip(requests, backend.probe(requests))} \
+                if probe else {}
             stream = _judged(backend, requests, by_id, manifest.sampler, records)
             for record in stream:
-                if _judges_turn(record, first_turns.get((record.id, record.sample))):
-                    record.p_call = probed.get((record.id, record.sample))
+                turn, p_call = probed.get((record.id, record.sample), (None, None))
+                if _judges_turn(record, turn):
+                    record.p_call = p_call
                 writer.write(record)
                 records.append(record)
                 generated += 1
