@@ -78,6 +78,11 @@ def replay_spec(path: str | Path) -> ModelSpec:
                      source=f"--replay {path}")
 
 
+# what the harness passes to apply_chat_template itself
+RENDER_ARGUMENTS = {"conversation", "messages", "tools", "add_generation_prompt", "tokenize", "return_dict",
+                    "continue_final_message"}
+
+
 def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     if not isinstance(entry, dict):
         raise InputError(f"{where}: must be a table of settings")
@@ -93,6 +98,10 @@ def spec_from_entry(name: str, entry: Any, where: str) -> ModelSpec:
     spec.top_p = float(entry.get("top_p", spec.top_p))
     spec.seed = entry.get("seed", spec.seed)
     spec.chat_template_kwargs = dict(entry.get("chat_template_kwargs", {}))
+    reserved = sorted(set(spec.chat_template_kwargs) & RENDER_ARGUMENTS)
+    if reserved:
+        raise InputError(f"{where}: 'chat_template_kwargs' sets {', '.join(reserved)}, which the harness sets itself "
+                         "when it renders a prompt; remove it (extra template variables only, such as enable_thinking)")
     if "enable_thinking" in entry:
         spec.chat_template_kwargs["enable_thinking"] = entry["enable_thinking"]
     spec.extra_eos_tokens = list(entry.get("extra_eos_tokens", []))

@@ -42,6 +42,9 @@ def test_model_folder_without_entry(tmp_path):
         ('seed = "7"', "'seed' must be an integer"),
         ("batch_size = 0", "'batch_size' must be >= 1"),
         ("extra_eos_tokens = [2]", "'extra_eos_tokens' must list token texts"),
+        ("chat_template_kwargs = {tokenize = false}", "'chat_template_kwargs' sets tokenize, which the harness"),
+        ("chat_template_kwargs = {tools = [], add_generation_prompt = false}",
+         "'chat_template_kwargs' sets add_generation_prompt, tools, which"),
     ]),
 ])
 def test_bad_entries_name_the_key(tmp_path, body, needle):
