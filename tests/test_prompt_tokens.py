@@ -142,3 +142,14 @@ def test_thousands_of_added_tokens_are_checked_quickly():
     assert time.perf_counter() - t0 < 5
     # <unused1> is inside no other token ("<unused1>" is not a substring of "<unused10>"), so all are cut at
     assert len(cuts) == 6000
+
+
+def test_memory_of_pieces_is_bounded_by_characters(monkeypatch):
+    monkeypatch.setattr(mlx_tokens, "MAX_CHARACTERS", 1000)
+    tokenizer = wrapped(byte_level())
+    encoder = PieceEncoder(tokenizer)
+    for n in range(50):
+        prompt = f"<|im_start|>{'word ' * 40}{n}<|im_end|>"  # a distinct ~200-character piece each
+        assert encoder.encode(prompt) == tokenizer.encode(prompt, add_special_tokens=False)
+        assert encoder.characters <= 1000
+    assert 0 < len(encoder.pieces) <= 5

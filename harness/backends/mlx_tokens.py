@@ -13,7 +13,9 @@ import re
 from collections import Counter
 
 CHECKED_PROMPTS = 4  # prompts compared with a whole-text encode before the pieces are trusted alone
-MAX_PIECES = 4096  # remembered pieces; a suite has a few distinct long ones, so forgetting all is fine
+# what is remembered at most: a suite has a few distinct long pieces, so forgetting all at once is fine
+MAX_PIECES = 4096
+MAX_CHARACTERS = 1 << 23  # long tool results in multi-turn prompts must not pile up
 
 
 def cut_tokens(added: dict[int, object]) -> dict[str, int]:
@@ -52,6 +54,7 @@ class PieceEncoder:
         self.split = re.compile("(" + "|".join(map(re.escape, sorted(self.cuts, key=len, reverse=True))) + ")") \
             if self.cuts else None
         self.pieces: dict[tuple[str, str], list[int]] = {}
+        self.characters = 0  # of the remembered pieces
         self.checked = 0
 
     def encode(self, text: str) -> list[int]:
@@ -92,7 +95,9 @@ class PieceEncoder:
                 if ids[:1] != [self.cuts[before]]:  # the special token did not stay one id before this piece
                     return None
                 ids = ids[1:]
-            if len(self.pieces) >= MAX_PIECES:
+            if len(self.pieces) >= MAX_PIECES or self.characters + len(piece) > MAX_CHARACTERS:
                 self.pieces.clear()
+                self.characters = 0
             self.pieces[key] = ids
+            self.characters += len(piece)
         return ids
