@@ -87,6 +87,31 @@ def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, m
     assert decode() == shared
 
 
+def test_merge_left_pads_own_caches_of_different_lengths():
+    KV, D, P = 2, 4, 6
+    mx.random.seed(3)
+    prefix = mlx_prefix_attention.prefix_operands(mx.random.normal((1, KV, P, D)), mx.random.normal((1, KV, P, D)))
+    caches, own = [], []
+    for n in (0, 2, 5):
+        cache = mlx_prefix_attention.SharedPrefixCache(prefix)
+        if n:
+            keys, values = mx.random.normal((1, KV, n, D)), mx.random.normal((1, KV, n, D))
+            cache.state = (keys, values, n)
+            own.append((keys, values))
+        caches.append(cache)
+    merged = mlx_prefix_attention.SharedPrefixCache.merge(caches)
+    assert isinstance(merged, mlx_prefix_attention.SharedPrefixBatchCache) and merged.prefix is prefix
+    assert merged.left_padding.tolist() == [5, 3, 0] and merged.offset.tolist() == [P, P + 2, P + 5]
+    assert merged.keys.shape == (3, KV, 5, D) and not mx.any(merged.keys[0]).item()
+    for row, (keys, values) in zip((1, 2), own):
+        assert mx.array_equal(merged.keys[row:row + 1, :, 5 - keys.shape[2]:], keys)
+        assert mx.array_equal(merged.values[row:row + 1, :, 5 - keys.shape[2]:], values)
+    assert merged.make_mask(1)[:, 0, 0].tolist() == [[False] * 5 + [True], [False] * 3 + [True] * 3, [True] * 6]
+    with pytest.raises(ValueError, match="one prefix"):
+        other = mlx_prefix_attention.SharedPrefixCache(prefix[::-1])
+        mlx_prefix_attention.SharedPrefixCache.merge([caches[0], other])
+
+
 @pytest.mark.parametrize("queries_len, keys_len", [(1, 30), (7, 30), (1300, 1300), (600, 1700)])
 def test_causal_attention_matches_fast_sdpa(queries_len, keys_len):
     """The prefill path: a plain cache's "causal" mask, long queries attended block by block."""

@@ -178,7 +178,8 @@ def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]]
     shared = attention_path(model, prefix_cache[0].offset) == "shared_prefix"
     # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
     # or only references its prefix (shared path), so no deep copies here
-    caches = mlx_prefix_attention.sequence_caches(prefix_cache) if shared else prefix_cache
+    caches = [mlx_prefix_attention.SharedPrefixCache(p) for p in mlx_prefix_attention.layer_prefixes(prefix_cache)] \
+        if shared else prefix_cache
     # BatchGenerator's passes over several tokens a sequence fill the cache (prompt()); logits come from
     # one-token steps
     with mlx_prefix_attention.installed(model) if shared else nullcontext(), \
