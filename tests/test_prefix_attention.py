@@ -68,13 +68,15 @@ def test_unverified_models_keep_standard_attention():
     assert mlx_batch.attention_path(Model(), prefix_tokens=100) == "standard"
 
 
-@pytest.mark.parametrize("slots", [None, 2])
-def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, monkeypatch, slots):
+@pytest.mark.parametrize("slots, prefill_step", [(None, mlx_batch.PREFILL_STEP), (2, 4)])
+def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, monkeypatch, slots, prefill_step):
     """Own caches of different lengths (one empty) merge into one batch; in two slots a refilled sequence's
-    batch extends the running one. Outputs must match the standard path."""
+    batch extends the running one, and 4-token passes prefill a suffix in several. Outputs must match the
+    standard path."""
     from mlx_lm import load
     from mlx_lm.sample_utils import make_sampler
 
+    monkeypatch.setattr(mlx_batch, "PREFILL_STEP", prefill_step)
     model, tokenizer = load(str(demo_model))
     prefix = mlx_batch.prefill(model, list(range(10, 50)))
     suffixes = [[7], [3, 4, 5, 6, 8], list(range(60, 69))]

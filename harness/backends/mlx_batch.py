@@ -240,8 +240,8 @@ def _decode(model, tokenizer, admit, indices: list[int], max_tokens: int, sample
                 started[uid] = t - paused
 
     insert(slots if refill else len(waiting))
-    # a case's clock starts when its prefill began: ours (insert), else the BatchGenerator call that prefilled
-    # it (it prefills newly admitted cases after a decode step, and they decode from the next call on)
+    # a case's clock starts when its prefill began: our prefill's pass over its length bucket (insert), else
+    # the BatchGenerator call that prefilled it (it prefills newly admitted cases after a decode step)
     previous = current = time.perf_counter()  # when the previous and the current call began
     try:
         while responses := gen.next_generated():
