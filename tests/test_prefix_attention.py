@@ -68,23 +68,85 @@ def test_unverified_models_keep_standard_attention():
     assert mlx_batch.attention_path(Model(), prefix_tokens=100) == "standard"
 
 
-def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, monkeypatch):
-    """A one-token suffix starts decoding while longer ones still prefill, so BatchGenerator extends one
-    shared-prefix batch cache with another; outputs must still match the standard path."""
+@pytest.mark.parametrize("slots, prefill_step", [(None, mlx_batch.PREFILL_STEP), (2, 4)])
+def test_shared_prefix_decode_equals_standard_with_uneven_suffixes(demo_model, monkeypatch, slots, prefill_step):
+    """Own caches of different lengths (one empty) merge into one batch; in two slots a refilled sequence's
+    batch extends the running one, and 4-token passes prefill a suffix in several. Outputs must match the
+    standard path."""
     from mlx_lm import load
     from mlx_lm.sample_utils import make_sampler
 
+    monkeypatch.setattr(mlx_batch, "PREFILL_STEP", prefill_step)
     model, tokenizer = load(str(demo_model))
     prefix = mlx_batch.prefill(model, list(range(10, 50)))
     suffixes = [[7], [3, 4, 5, 6, 8], list(range(60, 69))]
 
     def decode():
-        done = mlx_batch.decode_batch(model, tokenizer, prefix, suffixes, [0, 1, 2], 12, make_sampler(temp=0.0))
+        done = mlx_batch.decode_batch(model, tokenizer, prefix, suffixes, [0, 1, 2], 12, make_sampler(temp=0.0),
+                                      slots=slots)
         return sorted((f.index, f.text, f.completion_tokens) for f in done)
 
     shared = decode()
     monkeypatch.setattr(mlx_prefix_attention, "VERIFIED_MODULES", ())
     assert decode() == shared
+
+
+@pytest.mark.parametrize("slots, first_steps", [(None, [0] * 5), (2, None)])
+def test_prefilled_suffixes_go_straight_to_decoding(demo_model, monkeypatch, slots, first_steps):
+    """BatchGenerator gets one-token prompts, at most a slot's worth at a time; with a slot for every case,
+    every case writes its first token at the same step."""
+    from mlx_lm import load
+    from mlx_lm.sample_utils import make_sampler
+
+    inserted, first, steps = [], {}, [0]
+
+    class Recording(mlx_batch.BatchGenerator):
+        def insert(self, prompts, **kwargs):
+            inserted.append([len(p) for p in prompts])
+            return super().insert(prompts, **kwargs)
+
+        def next_generated(self):
+            responses = super().next_generated()
+            for r in responses:
+                first.setdefault(r.uid, steps[0])
+            steps[0] += 1
+            return responses
+
+    monkeypatch.setattr(mlx_batch, "BatchGenerator", Recording)
+    model, tokenizer = load(str(demo_model))
+    prefix = mlx_batch.prefill(model, list(range(10, 50)))
+    suffixes = [list(range(60, 60 + n)) for n in (1, 3, 9, 30, 31)]
+    done = list(mlx_batch.decode_batch(model, tokenizer, prefix, suffixes, list(range(5)), 6, make_sampler(temp=0.0),
+                                       slots=slots))
+    assert len(done) == 5 and all(0 < f.ttft_s <= f.latency_s for f in done)
+    assert all(n == 1 for wave in inserted for n in wave) and max(len(w) for w in inserted) == (slots or 5)
+    if first_steps:
+        assert sorted(first.values()) == first_steps
+
+
+def test_merge_left_pads_own_caches_of_different_lengths():
+    KV, D, P = 2, 4, 6
+    mx.random.seed(3)
+    prefix = mlx_prefix_attention.prefix_operands(mx.random.normal((1, KV, P, D)), mx.random.normal((1, KV, P, D)))
+    caches, own = [], []
+    for n in (0, 2, 5):
+        cache = mlx_prefix_attention.SharedPrefixCache(prefix)
+        if n:
+            keys, values = mx.random.normal((1, KV, n, D)), mx.random.normal((1, KV, n, D))
+            cache.state = (keys, values, n)
+            own.append((keys, values))
+        caches.append(cache)
+    merged = mlx_prefix_attention.SharedPrefixCache.merge(caches)
+    assert isinstance(merged, mlx_prefix_attention.SharedPrefixBatchCache) and merged.prefix is prefix
+    assert merged.left_padding.tolist() == [5, 3, 0] and merged.offset.tolist() == [P, P + 2, P + 5]
+    assert merged.keys.shape == (3, KV, 5, D) and not mx.any(merged.keys[0]).item()
+    for row, (keys, values) in zip((1, 2), own):
+        assert mx.array_equal(merged.keys[row:row + 1, :, 5 - keys.shape[2]:], keys)
+        assert mx.array_equal(merged.values[row:row + 1, :, 5 - keys.shape[2]:], values)
+    assert merged.make_mask(1)[:, 0, 0].tolist() == [[False] * 5 + [True], [False] * 3 + [True] * 3, [True] * 6]
+    with pytest.raises(ValueError, match="one prefix"):
+        other = mlx_prefix_attention.SharedPrefixCache(prefix[::-1])
+        mlx_prefix_attention.SharedPrefixCache.merge([caches[0], other])
 
 
 @pytest.mark.parametrize("queries_len, keys_len", [(1, 30), (7, 30), (1300, 1300), (600, 1700)])

@@ -142,16 +142,42 @@ def prefill_batch_size(lengths: list[int], slots: int) -> int:
     return min(range(1, max(1, slots) + 1), key=lambda size: (cost(size), -size))
 
 
+def _fill(model, tokens: mx.array, cache: list) -> None:
+    """Run the (B, T) tokens through the model in PREFILL_STEP-token passes, only for what they leave in `cache`."""
+    for start in range(0, tokens.shape[1], PREFILL_STEP):
+        model(tokens[:, start:start + PREFILL_STEP], cache=cache)
+        mx.eval([c.state for c in cache])
+
+
 def prefill(model, tokens: list[int]) -> list:
     """The prefix's cache; verified models attend with mlx_prefix_attention's exp, ~3x faster on a CPU."""
     cache = make_prompt_cache(model)
     verified = mlx_prefix_attention.supported(model)
     with mlx_prefix_attention.installed(model) if verified else nullcontext(), \
             mlx_prefix_attention.last_layer_fills_cache(model) if verified else nullcontext():
-        for start in range(0, len(tokens), PREFILL_STEP):
-            model(mx.array(tokens[start:start + PREFILL_STEP])[None], cache=cache)
-            mx.eval([c.state for c in cache])
+        _fill(model, mx.array(tokens)[None], cache)
     return cache
+
+
+def prefill_suffixes(model, prefixes: list, suffixes: list[list[int]]) -> tuple[list[list], list[float]]:
+    """Each suffix's own cache after the shared prefix (`prefixes`: layer_prefixes), one SharedPrefixCache a
+    layer, prefilled in right-padded batches of similar length (length_buckets); and when each one's batch
+    began (perf_counter). Empty suffixes get empty caches."""
+    caches = [[mlx_prefix_attention.SharedPrefixCache(p) for p in prefixes] for _ in suffixes]
+    began = [time.perf_counter()] * len(suffixes)
+    todo = [i for i, s in enumerate(suffixes) if s]
+    with mlx_prefix_attention.installed(model), mlx_prefix_attention.last_layer_fills_cache(model):
+        for bucket in length_buckets([len(suffixes[i]) for i in todo], len(todo), PREFILL_STEP):
+            rows = [todo[b] for b in bucket]
+            width = max(len(suffixes[i]) for i in rows)
+            start = time.perf_counter()
+            batch = [mlx_prefix_attention.SuffixCache(p) for p in prefixes]
+            _fill(model, mx.array([suffixes[i] + [0] * (width - len(suffixes[i])) for i in rows]), batch)
+            for row, i in enumerate(rows):
+                n, began[i] = len(suffixes[i]), start
+                for own, layer in zip(caches[i], batch):
+                    own.state = (layer.keys[row:row + 1, :, :n], layer.values[row:row + 1, :, :n], n)
+    return caches, began
 
 
 def generate_groups(model, tokenizer, prompts: list[list[int]], groups: list[Group], max_tokens: int,
@@ -173,34 +199,50 @@ def generate_groups(model, tokenizer, prompts: list[list[int]], groups: list[Gro
 def decode_batch(model, tokenizer, prefix_cache: list, suffixes: list[list[int]], indices: list[int],
                  max_tokens: int, sampler, slots: int | None = None) -> Iterator[Finished]:
     """Decode the suffixes in `slots` sequences at a time (default: all at once), refilling each slot as its
-    sequence finishes, and yield each sequence as it finishes. Latency and ttft run from the step that
-    prefilled the sequence, not counting time the consumer holds a yield."""
-    shared = attention_path(model, prefix_cache[0].offset) == "shared_prefix"
-    # one cache object per layer serves every sequence: BatchGenerator's merge copies it (standard path)
-    # or only references its prefix (shared path), so no deep copies here
-    caches = mlx_prefix_attention.sequence_caches(prefix_cache) if shared else prefix_cache
-    # BatchGenerator's passes over several tokens a sequence fill the cache (prompt()); logits come from
-    # one-token steps
-    with mlx_prefix_attention.installed(model) if shared else nullcontext(), \
-            mlx_prefix_attention.last_layer_fills_cache(model, from_tokens=2) if shared else nullcontext():
-        yield from _decode(model, tokenizer, [caches] * len(suffixes), suffixes, indices, max_tokens, sampler,
-                           slots or len(suffixes))
+    sequence finishes, and yield each sequence as it finishes."""
+    slots = slots or len(suffixes)
+    if attention_path(model, prefix_cache[0].offset) == "standard":
+        # BatchGenerator prefills each suffix after the prefix, copying the one prefix cache in its merge
+        yield from _decode(model, tokenizer, lambda at: ([suffixes[p] for p in at], [prefix_cache] * len(at), None),
+                           indices, max_tokens, sampler, slots, prefill_batch_size([len(s) for s in suffixes], slots),
+                           refill=False)
+        return
+    prefixes = mlx_prefix_attention.layer_prefixes(prefix_cache)
+
+    # all but the last token prefilled here, as slots free: BatchGenerator would run a decode step of the
+    # slots already taken between its prefill batches; the one-token prompts go straight to decoding
+    def admit(at):
+        caches, began = prefill_suffixes(model, prefixes, [suffixes[p][:-1] for p in at])
+        return [suffixes[p][-1:] for p in at], caches, began
+
+    with mlx_prefix_attention.installed(model):
+        yield from _decode(model, tokenizer, admit, indices, max_tokens, sampler, slots, slots, refill=True)
 
 
-def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: list[int], max_tokens: int,
-            sampler, slots: int) -> Iterator[Finished]:
+def _decode(model, tokenizer, admit, indices: list[int], max_tokens: int, sampler, slots: int, prefill_size: int,
+            refill: bool) -> Iterator[Finished]:
+    """admit(positions in `indices`) gives their prompts and caches for BatchGenerator.insert, and when each
+    one's prefill began (None: BatchGenerator prefills them); refill: admit sequences as slots free, else
+    all at once."""
     gen = BatchGenerator(model, max_tokens=max_tokens, stop_tokens=[[t] for t in tokenizer.eos_token_ids],
-                         sampler=sampler, completion_batch_size=slots,
-                         prefill_batch_size=prefill_batch_size([len(s) for s in suffixes], slots))
-    uids = gen.insert(suffixes, caches=caches)
-    index = dict(zip(uids, indices))
-    detokenizers = {uid: tokenizer.detokenizer for uid in uids}
-    counts = dict.fromkeys(uids, 0)
-    # a case's clock starts with the call that prefilled it: BatchGenerator prefills newly admitted cases
-    # after a decode step, and they decode from the next call on
-    started, first = {}, {}
+                         sampler=sampler, completion_batch_size=slots, prefill_batch_size=prefill_size)
+    waiting = list(range(len(indices)))
+    index, detokenizers, counts, started, first = {}, {}, {}, {}, {}
+    paused = 0.0  # time the consumer held a yield, left out of every clock
+
+    def insert(n: int) -> None:
+        at = waiting[:n]
+        del waiting[:n]
+        prompts, caches, began = admit(at)
+        for uid, p, t in zip(gen.insert(prompts, caches=caches), at, began or [None] * len(at)):
+            index[uid], detokenizers[uid], counts[uid] = indices[p], tokenizer.detokenizer, 0
+            if t is not None:
+                started[uid] = t - paused
+
+    insert(slots if refill else len(waiting))
+    # a case's clock starts when its prefill began: our prefill's pass over its length bucket (insert), else
+    # the BatchGenerator call that prefilled it (it prefills newly admitted cases after a decode step)
     previous = current = time.perf_counter()  # when the previous and the current call began
-    paused = 0.0
     try:
         while responses := gen.next_generated():
             now = time.perf_counter() - paused
@@ -217,6 +259,8 @@ def _decode(model, tokenizer, caches: list, suffixes: list[list[int]], indices: 
                     done.append(Finished(index[r.uid], detok.text, counts[r.uid], r.finish_reason,
                                          now - started[r.uid], first[r.uid]))
             previous, current = current, now
+            if refill and done and waiting:
+                insert(len(done))
             for finished in done:
                 held = time.perf_counter()
                 yield finished

@@ -50,32 +50,40 @@ class SharedPrefixBatchCache(BatchKVCache):
         self.offset = self.offset + prefix[1].shape[1]
 
 
-class OnePassCache:
-    """A cache for one forward pass of right-padded rows that all start right after the shared prefix (a
-    probe's): it stores nothing, as no later pass reads it (BatchKVCache would copy every layer's keys into
-    a fresh buffer), and keeps the keys and values last handed to attention for ProbedRowsCache. Lacking
-    make_mask, the model's mask is plain "causal" over the own tokens."""
+class SuffixCache:
+    """A layer's cache for passes over right-padded rows that all start right after the shared prefix (a
+    probe's, a suffix prefill's): it keeps their keys and values, padding included, without BatchKVCache's
+    copy into a fresh buffer. Lacking make_mask, the model's mask is plain "causal" over the own tokens,
+    exact for right padding."""
 
     def __init__(self, prefix: tuple[mx.array, mx.array]):
         self.prefix = prefix
         self.offset = prefix[1].shape[1]
-        self.fetched: tuple[mx.array, mx.array] | None = None
+        self.keys = self.values = None
 
     def update_and_fetch(self, keys, values):
-        self.fetched = (keys, values)
+        self.offset += keys.shape[2]
+        if self.keys is not None:  # a later pass of one long prefill
+            keys = mx.concatenate([self.keys, keys], axis=2)
+            values = mx.concatenate([self.values, values], axis=2)
+        self.keys, self.values = keys, values
         return keys, values
+
+    @property
+    def state(self):
+        return self.keys, self.values
 
 
 class ProbedRowsCache:
-    """A layer's cache for a second pass over a few positions of a OnePassCache pass (flat: row * width +
+    """A layer's cache for a second pass over a few positions of a SuffixCache pass (flat: row * width +
     column), each a one-token sequence of its own: RoPE at its position, and the keys and values of its
     row up to its column, from the first pass (attention adds the shared prefix)."""
 
-    def __init__(self, filled: OnePassCache, flat: mx.array, width: int):
-        keys, values = filled.fetched
+    def __init__(self, filled: SuffixCache, flat: mx.array, width: int):
+        keys, values = filled.keys, filled.values
         rows, columns = flat // width, flat % width
         self.prefix = filled.prefix
-        self.offset = columns + filled.offset
+        self.offset = columns + filled.prefix[1].shape[1]
         self.keys, self.values = keys[rows], values[rows]
         self.mask = mx.arange(keys.shape[2])[None, None, None] <= columns[:, None, None, None]
 
@@ -84,8 +92,8 @@ class ProbedRowsCache:
 
 
 class SharedPrefixCache(KVCache):
-    """One sequence's cache, still empty, that continues the shared prefix; BatchGenerator merges these
-    into a SharedPrefixBatchCache without copying the prefix."""
+    """One sequence's cache of its own tokens after the shared prefix; BatchGenerator merges these into a
+    SharedPrefixBatchCache without copying the prefix."""
 
     def __init__(self, prefix: tuple[mx.array, mx.array]):
         super().__init__()
@@ -95,13 +103,15 @@ class SharedPrefixCache(KVCache):
     def merge(cls, caches):
         if any(c.prefix is not caches[0].prefix for c in caches):
             raise ValueError("a shared-prefix batch needs one prefix for all its sequences")
-        return SharedPrefixBatchCache([0] * len(caches), caches[0].prefix)
+        merged = SharedPrefixBatchCache([0] * len(caches), caches[0].prefix)
+        merged.state = BatchKVCache.merge(caches).state  # the own tokens, left-padded to the longest
+        merged.offset = merged.offset + caches[0].prefix[1].shape[1]
+        return merged
 
 
-def sequence_caches(prefix_cache: list) -> list:
-    """Per-layer caches for sequences that continue `prefix_cache` (one object serves every sequence)."""
-    return [SharedPrefixCache(prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :]))
-            for c in prefix_cache]
+def layer_prefixes(prefix_cache: list) -> list[tuple[mx.array, mx.array]]:
+    """Each layer's prefix_operands for sequences that continue `prefix_cache`."""
+    return [prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :]) for c in prefix_cache]
 
 
 def attention(queries, keys, values, scale: float, mask=None, prefix=None):
@@ -198,7 +208,7 @@ def installed(model):
             return original(queries, keys, values, cache=cache, scale=scale, mask=mask, **kwargs)
         if isinstance(cache, ProbedRowsCache):
             mask = cache.mask
-        # the shared prefix of SharedPrefixBatchCache, OnePassCache and ProbedRowsCache; none for the others
+        # the shared prefix of SharedPrefixBatchCache, SuffixCache and ProbedRowsCache; none for the others
         return attention(queries, keys, values, scale, mask, getattr(cache, "prefix", None))
 
     # switch_layers: the experts' gate, for the models that build SwitchGLU experts (qwen3_moe)

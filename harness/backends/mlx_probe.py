@@ -65,8 +65,7 @@ class _PrefixCache:
     def __init__(self, model, cache: list):
         self.model, self.cache = model, cache
         self.shared = mlx_batch.attention_path(model, cache[0].offset) == "shared_prefix"
-        self.operands = [mlx_prefix_attention.prefix_operands(c.keys[..., :c.offset, :], c.values[..., :c.offset, :])
-                         for c in cache] if self.shared else None
+        self.operands = mlx_prefix_attention.layer_prefixes(cache) if self.shared else None
 
     def logits(self, batch: mx.array, positions: list[int]) -> mx.array:
         """Logits (len(positions), vocab) at the given flat positions (row * width + column) of the batch; on
@@ -75,7 +74,7 @@ class _PrefixCache:
             logits = self.model(batch, cache=_batch_cache(self.cache, batch.shape[0]))
             return logits.reshape(-1, logits.shape[-1])[mx.array(positions)]
         flat = mx.array(positions)
-        caches = [mlx_prefix_attention.OnePassCache(op) for op in self.operands]
+        caches = [mlx_prefix_attention.SuffixCache(op) for op in self.operands]
         with mlx_prefix_attention.installed(self.model), \
                 _last_block_at(self.model, flat, batch.shape[1]) as gathered:
             hidden = self.model.model(batch, cache=caches)
