@@ -160,19 +160,21 @@ def _weighted(scores, values, prefix_scores, prefix_values):
     KV, B, GL, _ = scores.shape
     parts = [scores.astype(mx.float32)] + ([prefix_scores.astype(mx.float32)] if prefix_scores is not None else [])
     mx.eval(parts)
+    # numpy views of the evaluated scores, which nothing else holds: the softmax overwrites them in place, and
+    # the value products read them back without a copy (a prefill's weights were copied twice, ~2 GB a suite)
     arrays = [np.asarray(a) for a in parts]
     with np.errstate(invalid="ignore"):  # a row no key may see gives NaN, as mlx's own attention does
         top = arrays[0].max(-1, keepdims=True)
         for more in arrays[1:]:
             np.maximum(top, more.max(-1, keepdims=True), out=top)
-        weights = [a - top for a in arrays]
         total = 0
-        for w in weights:
-            np.exp(w, out=w)
-            total = total + w.sum(-1, keepdims=True)
-    out = mx.array(weights[0]) @ values
+        for a in arrays:
+            np.subtract(a, top, out=a)
+            np.exp(a, out=a)
+            total = total + a.sum(-1, keepdims=True)
+    out = parts[0] @ values
     if prefix_scores is not None:
-        out = out + (mx.array(weights[1]).reshape(KV, B * GL, -1) @ prefix_values).reshape(KV, B, GL, -1)
+        out = out + (parts[1].reshape(KV, B * GL, -1) @ prefix_values).reshape(KV, B, GL, -1)
     return out / mx.array(total)
 
 
