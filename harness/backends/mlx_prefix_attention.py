@@ -227,22 +227,25 @@ def installed(model):
             m.swiglu = activation
 
 
-class _CacheFillingBlock:
-    """A last block that, on forward passes of `from_tokens` or more tokens a sequence, only fills its layer's
-    cache: nothing reads a prompt-filling pass's output, and lazily it would never be computed, but the
-    eager softmax and SwiGLU would compute its attention and feed-forward anyway."""
+def fill_cache(block, x, mask, cache) -> None:
+    """Run the block's attention only as far as its cache: its keys and values for x are stored, its queries
+    and output never computed (the routed attention returns a placeholder)."""
+    cache.fill_only = True
+    try:
+        block.self_attn(block.input_layernorm(x), mask, cache)
+    finally:
+        cache.fill_only = False
 
-    def __init__(self, block, from_tokens: int):
-        self.block, self.from_tokens = block, from_tokens
+
+class _CacheFillingBlock:
+    """A last block that only fills its layer's cache: nothing reads a prefill's output, and lazily it would
+    never be computed, but the eager softmax and SwiGLU would compute its attention and feed-forward anyway."""
+
+    def __init__(self, block):
+        self.block = block
 
     def __call__(self, x, mask=None, cache=None):
-        if x.shape[1] < self.from_tokens:
-            return self.block(x, mask, cache)
-        cache.fill_only = True
-        try:
-            self.block.self_attn(self.block.input_layernorm(x), mask, cache)
-        finally:
-            cache.fill_only = False
+        fill_cache(self.block, x, mask, cache)
         return x
 
     def __getattr__(self, name):  # what the model reads off its blocks (llama: use_sliding)
@@ -250,12 +253,12 @@ class _CacheFillingBlock:
 
 
 @contextmanager
-def last_layer_fills_cache(model, from_tokens: int = 1):
-    """While installed, forward passes of `from_tokens` or more tokens a sequence only fill the last layer's
-    cache: their output is garbage, for callers that read only the cache."""
+def last_layer_fills_cache(model):
+    """While installed, forward passes only fill the last layer's cache: their output is garbage, for callers
+    that read only the cache."""
     layers = model.model.layers
     last = layers[-1]
-    layers[-1] = _CacheFillingBlock(last, from_tokens)
+    layers[-1] = _CacheFillingBlock(last)
     try:
         yield
     finally:

@@ -98,11 +98,7 @@ class _ProbedBlock:
 
     def __call__(self, x, mask=None, cache=None):
         b = self.block
-        cache.fill_only = True
-        try:
-            b.self_attn(b.input_layernorm(x), mask, cache)
-        finally:
-            cache.fill_only = False
+        mlx_prefix_attention.fill_cache(b, x, mask, cache)
         rows = x.reshape(-1, x.shape[-1])[self.flat][:, None]
         h = rows + b.self_attn(b.input_layernorm(rows), None,
                                mlx_prefix_attention.ProbedRowsCache(cache, self.flat, self.width))
