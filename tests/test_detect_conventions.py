@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.detect import Detection, ToolCall, detect
 
@@ -202,3 +204,39 @@ def test_token_search_from_any_position_finds_what_one_pass_finds(text):
         search = MARKERS.search(text)
         hit = search and search.next(skip)
         assert hit == next((h for h in one_pass if h[0] >= skip), None), (text, skip)
+
+
+
+SOUP = ["<tool_call>", "</tool_call>", "<function=", "[TOOL_CALLS]", ">", ">>", ">>>", ">>>>", "Action:", "Action",
+        "```tool_code", "``", "functools", "functools[", "[", "<", "<think>", "</think>", "[THINK]",
+        "<|channel|>", "analysis", "<|channel|>analysis", "x", " ", "\n"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(SOUP), max_size=80), st.lists(st.integers(0, 80), min_size=1, max_size=3),
+       st.lists(st.tuples(st.integers(0, 200), st.integers(-4, 4)), max_size=12))
+def test_long_text_search_finds_what_the_short_one_finds(pieces, fillers, offsets):
+    """A text of LONG characters or more is searched in windows (tokens.LongSearch); asked for the same
+    positions in the same order, it answers as the one-pass search does, also where `>>>` overlaps itself."""
+    from harness.detect import tokens
+    from harness.detect.cascade import MARKERS
+    from harness.detect.reasoning import TAGS
+
+    for k in sorted(fillers, reverse=True):
+        pieces[k:k] = ["y" * (tokens.LONG // len(fillers))]
+    text = "".join(pieces)
+    for searched in (MARKERS, TAGS):
+        long_limit, tokens.LONG = tokens.LONG, len(text) + 1
+        try:
+            one_pass = searched.find(text)  # the short form's answer
+        finally:
+            tokens.LONG = long_limit
+        assert isinstance(searched.search(text), tokens.LongSearch) or not one_pass
+        # positions near occurrences, in order: near a few (the search jumps) or around each (it steps)
+        sparse = sorted({max(0, one_pass[k % len(one_pass)][0] + d) for k, d in offsets}) if one_pass else []
+        dense = sorted({max(0, h + d) for h, _ in one_pass for d in (-1, 0, 1, 2)})
+        for near in (sparse, dense):
+            search = searched.search(text)
+            for pos in near + [len(text)]:
+                hit = search and search.next(pos)
+                assert hit == next((h for h in one_pass if h[0] >= pos), None), (pos, text[max(0, pos - 20):pos + 20])

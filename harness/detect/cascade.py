@@ -77,7 +77,9 @@ for _fmt in REGISTRY:
         raise ValueError(f"format {_fmt.label}: no markers, and no `starts` to offer it an answer by")
     for _char in "" if _fmt.markers else _fmt.starts:
         _WHOLE_ANSWER.setdefault(_char, []).append(_fmt)
-MARKERS = Tokens(OWNERS)
+_NEEDS = {marker: formats[0].needs for marker, formats in OWNERS.items()
+          if formats[0].needs and all(f.needs == formats[0].needs for f in formats)}
+MARKERS = Tokens(OWNERS, _NEEDS)
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label

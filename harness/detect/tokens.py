@@ -7,28 +7,44 @@ pass instead of a slower search over prose, which rarely holds `>`, `:` or a bac
 The search is lazy: the scan reads a call and asks for the next token after it, so the markers a
 long call's code mentions on every line are never found one by one. No token of a group can start
 inside another's occurrence (tests/test_detect_conventions.py checks it), so a search restarted at
-any position finds what one pass from the start finds."""
+any position finds what one pass from the start finds.
+
+In a long text each source is also searched only as far as it could matter (LongSearch): up to the
+nearest occurrence another source has, so a call that starts the text does not cost a search of
+every other token to the end."""
 import re
 import sys
 
 from harness.detect.trie import alternation
 
 _NONE_LEFT = (sys.maxsize, "")  # a source with no occurrence at or after the position asked for
+LONG = 4096  # characters from which searching in windows costs less than its bookkeeping
 
 
 class Tokens:
     """The occurrences of a fixed set of literal tokens, the longest one at each position."""
 
-    def __init__(self, tokens):
-        tokens = sorted(set(tokens))
+    def __init__(self, tokens, gates: dict[str, str] | None = None):
+        """`gates`: for tokens without punctuation, a character that a text must hold for the token to
+        matter in it (its formats' `needs`)."""
+        tokens, gates = sorted(set(tokens)), gates or {}
         # (gate, source): the regex search of the tokens sharing a first character, or one other token
         self.sources = [(c, re.compile(alternation([t for t in tokens if t[0] == c])).search) for c in "<["
                         if any(t[0] == c for t in tokens)]
-        self.sources += [(next((c for c in t if not c.isalnum()), ""), t) for t in tokens if t[0] not in "<["]
+        self.sources += [(next((c for c in t if not c.isalnum()), gates.get(t, "")), t) for t in tokens if t[0] not in "<["]
+        # the long-text form: (gate, source, longest token, whether a token may start inside its own occurrence)
+        self.long_sources = [(gate, source, max(map(len, group)) if type(source) is not str else len(source),
+                              type(source) is str and any(source[:q] == source[-q:] for q in range(1, len(source))))
+                             for (gate, source), group in zip(self.sources, [[t for t in tokens if t[0] == c] for c in "<["
+                                                                              if any(t[0] == c for t in tokens)]
+                                                              + [[t] for t in tokens if t[0] not in "<["])]
 
-    def search(self, text: str) -> "Search | None":
+    def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
         inline: this runs for every output, and most hold no token)."""
+        if len(text) >= LONG:
+            search = LongSearch(text, [s for s in self.long_sources if s[0] in text])
+            return search if search.next(0) else None
         heads, sources = [], []
         for gate, source in self.sources:
             if gate not in text:
@@ -80,3 +96,53 @@ class Search:
             return (k, source) if k >= 0 else _NONE_LEFT
         m = source(self._text, pos)
         return (m.start(), m.group()) if m else _NONE_LEFT
+
+
+class LongSearch:
+    """The occurrences in a long text. A source keeps its next occurrence once found (`_heads`), else where
+    its next one may start (`_free`); each is searched only before the nearest occurrence found so far."""
+    __slots__ = ("_text", "_sources", "_heads", "_free")
+
+    def __init__(self, text: str, sources: list):
+        self._text, self._sources = text, sources
+        self._heads: list[tuple[int, str] | None] = [None] * len(sources)
+        self._free = [0] * len(sources)
+
+    def next(self, pos: int) -> tuple[int, str] | None:
+        """As Search.next."""
+        best, heads, free = None, self._heads, self._free
+        limit = len(self._text) + 1  # only an occurrence that starts before limit can be the answer
+        for k, (_, source, width, _) in enumerate(self._sources):
+            head = heads[k]
+            if head is not None and head[0] < pos:  # passed: a plain token's next occurrence starts after it
+                free[k] = head[0] + (width if type(source) is str else 1)
+                head = heads[k] = None
+            if head is None and free[k] < limit:
+                head = heads[k] = self._look(k, pos, limit)
+            if head is not None and head[0] < limit:
+                best, limit = head, head[0]
+        return best
+
+    def _look(self, k: int, pos: int, limit: int) -> tuple[int, str] | None:
+        """The source's first occurrence at or after pos if it starts before limit; else None, and
+        `_free` records that none starts before limit."""
+        text, start = self._text, self._free[k]
+        _, source, width, overlaps = self._sources[k]
+        end = limit + width - 1  # a window holding whole any token that starts before limit
+        if type(source) is not str:
+            m = source(text, max(start, pos), end)
+            if m and m.start() < limit:  # one starting later may be a shorter token cut by the window
+                return (m.start(), m.group())
+        else:
+            # from pos, unless an occurrence runs across pos: then which ones count depends on those before
+            s = pos if pos > start and not (overlaps and text.find(source, max(start, pos - width + 1),
+                                                                   pos + width - 1) >= 0) else start
+            while s < limit:
+                j = text.find(source, s, end)
+                if j < 0:
+                    break
+                if j >= pos:
+                    return (j, source)
+                s = j + width  # each after the last, as Search._advance
+        self._free[k] = max(start, limit)
+        return None
