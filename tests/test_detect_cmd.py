@@ -147,3 +147,33 @@ def test_namespace_without_text_attribute(tmp_path, capsys):
     src.write_text(json.dumps({"output": HERMES}) + "\n")
     assert detect_cmd.main(argparse.Namespace(file=str(src))) == 0
     assert json.loads(capsys.readouterr().out)["outcome"] == "call"
+
+
+ODD_OUTPUTS = [
+    '<tool_call>{"name": "f", "arguments": {"x": NaN, "y": [1e999, -Infinity], "z": null}}</tool_call>',
+    '<tool_call>{"name": "f", "arguments": {"x": null, "nullable": "null"}}</tool_call>',
+    '<tool_call>{"name": "café", "arguments": {"s": "naïve \\u00e9 \\ud83d\\ude00 \x7f end"}}</tool_call>',
+    '<tool_call>{"name": "f", "arguments": {"s": "lone \\ud800 surrogate"}}</tool_call>',
+    "Prose with ünïcode and a DEL \x7f character.",
+    '[get_weather(city="Zürich", days=float("nan"))]',
+]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_lines_are_what_the_json_module_writes(monkeypatch, binary):
+    """Fast encoding (msgspec, bytes written straight to stdout) gives the json module's lines: NaN and
+    Infinity as such (msgspec would write null), non-ASCII and DEL as \\u escapes, lone surrogates kept."""
+    from harness.detect import detect
+
+    records = [{"id": k if k % 2 else {"nested": [k, None]}, "output": text} for k, text in enumerate(ODD_OUTPUTS)]
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8") if binary else io.StringIO()
+    monkeypatch.setattr("sys.stdin", stdin(data))
+    monkeypatch.setattr("sys.stdout", out)
+    assert detect_cmd.main(parse(["-"])) == 0
+    written = raw.getvalue().decode() if binary else out.getvalue()
+    expected = [json.dumps({"id": r["id"], **detect(r["output"]).to_dict()}, separators=(",", ":"))
+                for r in records]
+    assert written.splitlines() == expected
+    assert "NaN" in written and "Infinity" in written and "\\u00e9" in written and "\\ud800" in written

@@ -51,7 +51,7 @@ def main(args) -> int:
 
 
 def _run(lines, name: str, interactive: bool) -> None:
-    out, block = sys.stdout, bytearray()
+    block = bytearray()
     try:
         offset = 0
         for number, raw in enumerate(lines, 1):
@@ -67,13 +67,26 @@ def _run(lines, name: str, interactive: bool) -> None:
                 tools = _same_tools(tools)
             _append_line(block, record, detect(record["output"], tools), exact)
             if interactive or len(block) >= _BLOCK:
-                out.write(_text(block))
+                _write(block, interactive)
                 block.clear()
-                if interactive:
-                    out.flush()
     finally:  # the lines before a bad one are written too
-        out.write(_text(block))
-        out.flush()
+        _write(block, True)
+
+
+def _write(block: bytearray, flush: bool) -> None:
+    """The lines as printable ASCII, as the json module writes them (other characters as \\u escapes),
+    written as bytes when stdout has a binary layer: no decoding and encoding again of ASCII lines."""
+    out = sys.stdout
+    binary = getattr(out, "buffer", None)
+    if not block.isascii() or 0x7F in block:
+        block = _NOT_PRINTABLE_ASCII.sub(_escape, block.decode()).encode()
+    if binary is None:
+        out.write(block.decode())
+    else:
+        out.flush()  # what was printed before goes first
+        binary.write(block)
+    if flush:
+        (binary or out).flush()
 
 
 def _quick_record(raw: bytes) -> dict | None:
@@ -133,13 +146,18 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
     line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format, "calls": found.calls,
             "near_miss": found.near_miss}
     mark = len(block)
-    if not exact and (not found.calls or _finite(found.calls)):
+    if not exact:
         try:
             _ENCODER.encode_into(line, block, -1)
-            block.append(10)  # newline
-            return
         except (TypeError, UnicodeEncodeError):
             del block[mark:]  # what msgspec wrote before it stopped
+        else:
+            # msgspec writes NaN as null: only a line with a null before near_miss needs the look at its values
+            if not found.calls or block.find(b"null", mark, block.rfind(b',"near_miss":', mark)) < 0 \
+                    or _finite(found.calls):
+                block.append(10)  # newline
+                return
+            del block[mark:]
     line["calls"] = [{"name": c.name, "arguments": c.arguments} for c in found.calls]
     block += _JSON_LINE(line).encode()
     block.append(10)
@@ -159,12 +177,6 @@ def _finite(calls) -> bool:
             elif kind is list:
                 stack.append(value)
     return True
-
-
-def _text(block: bytearray) -> str:
-    """The lines as printable ASCII, as the json module writes them: other characters as \\u escapes."""
-    text = block.decode()
-    return text if text.isascii() and "\x7f" not in text else _NOT_PRINTABLE_ASCII.sub(_escape, text)
 
 
 def _escape(m: re.Match) -> str:

@@ -99,7 +99,8 @@ def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
     answer = text.strip()
     markers = MARKERS.search(text)
     hit = markers and markers.next(0)
-    if hit and answer[:1] in ("{", "[") and _one_json_value(answer):
+    # (a marker opening the answer, `[TOOL_CALLS]`, is no JSON value: no need to try decoding it)
+    if hit and answer[:1] in ("{", "[") and hit[0] != len(text) - len(answer) and _one_json_value(answer):
         hit = None  # the markers sit inside the strings of one JSON value: data, not calls
     regions = fences(text) if hit and has_fence(text) else []
     calls, label, bad, mention, declined = [], None, False, None, 0

@@ -72,6 +72,8 @@ class _Loose:
         self.delim = delim
 
     def ws(self, i: int) -> int:
+        if i < self.n and not self.s[i].isspace():  # mostly no whitespace: skip the regex call (\s is isspace)
+            return i
         i = _WS.match(self.s, i).end()
         if i >= self.n:
             raise Incomplete("end of text")

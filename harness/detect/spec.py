@@ -52,6 +52,8 @@ def nothing(end: int, near_miss: str | None = None) -> Parsed:
 
 
 def skip_ws(text: str, i: int) -> int:
+    if i >= len(text) or not text[i].isspace():  # mostly so: no regex call (\s is what isspace() accepts)
+        return i
     return _WS.match(text, i).end()
 
 
