@@ -128,6 +128,8 @@ def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
     if calls or bad:
         return Detection(calls, label, "malformed" if bad else "call")
     for fmt in _WHOLE_ANSWER.get(answer[:1], ()):
+        if fmt.needs and fmt.needs not in answer:  # one memchr pass instead of a parse (prose opens with a letter)
+            continue
         got = fmt.parse(answer, 0, schema)
         if got is not None:
             return got.detection

@@ -35,8 +35,9 @@ class Format:
     # A format without markers: the characters its whole answer can start with (the others are
     # not offered to it).
     starts: str = ""
-    # A character every text this format reads holds; markers without punctuation of their own
-    # (`functools`) are searched for only in texts that hold it.
+    # A character every text this format reads holds: markers without punctuation of their own
+    # (`functools`) are searched for only in texts that hold it, and an answer without it is not
+    # offered to a format without markers.
     needs: str = ""
 
 

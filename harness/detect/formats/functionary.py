@@ -70,5 +70,5 @@ def _v2(text, i, schema):
 
 
 TAGGED = Format("functionary_v32", (_TAG,), _tagged)
-BARE = Format("functionary_v32", (), _bare, starts=ascii_letters + "_")  # a bare `name⏎{...}`
+BARE = Format("functionary_v32", (), _bare, starts=ascii_letters + "_", needs="{")  # a bare `name⏎{...}`
 V2 = Format("functionary_v2", (_RECIPIENT,), _v2)
