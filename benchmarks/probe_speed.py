@@ -24,6 +24,7 @@ from harness.backends.mlx_random_model import rebuild_as  # noqa: E402
 from harness.demo.build import TinySpec, build_tiny_model, scale_projections  # noqa: E402
 from harness.models import ModelSpec  # noqa: E402
 from harness.suite import load_suite, openai_tools  # noqa: E402
+from suite_speed import SIZES  # noqa: E402
 
 GOAL = 0.20
 
@@ -37,9 +38,10 @@ def timed(fn) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--random", metavar="FAMILY", help="instead of --model, a ~25M-parameter random model of "
+    parser.add_argument("--random", metavar="FAMILY", help="instead of --model, a random model (--size) of "
                         "this family (qwen2, qwen3, llama), built as benchmarks/suite_speed.py builds it: it writes "
                         "every --max-tokens token, where the demo ends its answers early")
+    parser.add_argument("--size", choices=SIZES, default="25m", help="with --random: its size, as suite_speed.py's")
     parser.add_argument("--max-tokens", type=int, default=64, help="with --random (default 64)")
     parser.add_argument("--models", default="models.toml")
     parser.add_argument("--suite", default="suites/coding_tools.toml")
@@ -48,21 +50,20 @@ def main() -> int:
                         help="leave this category's cases out (repeatable), e.g. multi_turn for first requests only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        spec = random_model(Path(tmp), args.random, args.max_tokens) if args.random else resolve_model(args.model, args.models)
+        spec = (random_model(Path(tmp), args.random, args.size, args.max_tokens) if args.random
+                else resolve_model(args.model, args.models))
         backend = MLXBackend(spec)
         backend.load()
         return measure(backend, args)
 
 
-def random_model(folder: Path, family: str, max_tokens: int) -> ModelSpec:
-    from suite_speed import SIZES
-
+def random_model(folder: Path, family: str, size: str, max_tokens: int) -> ModelSpec:
     suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "coding_tools.toml")
-    build_tiny_model(folder, TinySpec(vocab=300, **SIZES["25m"]),
+    build_tiny_model(folder, TinySpec(vocab=300, **SIZES[size]),
                      [{"messages": c.messages, "tools": openai_tools(c.tools)} for c in suite.cases])
     rebuild_as(folder, family)
     scale_projections(folder, 4.0)
-    return ModelSpec(name=f"random {family} 25m", max_tokens=max_tokens, options={"path": str(folder)})
+    return ModelSpec(name=f"random {family} {size}", max_tokens=max_tokens, options={"path": str(folder)})
 
 
 def measure(backend: MLXBackend, args) -> int:

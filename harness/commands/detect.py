@@ -31,6 +31,15 @@ _BRACKETS = 500
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x00-\x7e]")
 
 
+class _Line(msgspec.Struct):
+    """One output line, in its fields' order: encoded without building a dict per line."""
+    id: object
+    outcome: str
+    format: str | None
+    calls: list
+    near_miss: str | None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", default="-",
                         help='JSONL file of records with an "output" field (and optional "id", "tools"); - for stdin')
@@ -143,12 +152,11 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
     """One output line at the end of block. The json module writes what msgspec cannot write the
     same way: a record json.loads read (it may hold NaN), NaN or Infinity in arguments (msgspec
     writes null), lone surrogates."""
-    line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format, "calls": found.calls,
-            "near_miss": found.near_miss}
     mark = len(block)
     if not exact:
         try:
-            _ENCODER.encode_into(line, block, -1)
+            _ENCODER.encode_into(_Line(record.get("id"), found.outcome, found.format, found.calls, found.near_miss),
+                                 block, -1)
         except (TypeError, UnicodeEncodeError):
             del block[mark:]  # what msgspec wrote before it stopped
         else:
@@ -158,7 +166,8 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
                 block.append(10)  # newline
                 return
             del block[mark:]
-    line["calls"] = [{"name": c.name, "arguments": c.arguments} for c in found.calls]
+    line = {"id": record.get("id"), "outcome": found.outcome, "format": found.format,
+            "calls": [{"name": c.name, "arguments": c.arguments} for c in found.calls], "near_miss": found.near_miss}
     block += _JSON_LINE(line).encode()
     block.append(10)
 
