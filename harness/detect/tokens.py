@@ -28,16 +28,25 @@ class Tokens:
         """`gates`: for tokens without punctuation, a character that a text must hold for the token to
         matter in it (its formats' `needs`)."""
         tokens, gates = sorted(set(tokens)), gates or {}
-        # (gate, source): the regex search of the tokens sharing a first character, or one other token
-        self.sources = [(c, re.compile(alternation([t for t in tokens if t[0] == c])).search) for c in "<["
-                        if any(t[0] == c for t in tokens)]
-        self.sources += [(next((c for c in t if not c.isalnum()), gates.get(t, "")), t) for t in tokens if t[0] not in "<["]
-        # the long-text form: (gate, source, longest token, whether a token may start inside its own occurrence)
-        self.long_sources = [(gate, source, max(map(len, group)) if type(source) is not str else len(source),
-                              type(source) is str and any(source[:q] == source[-q:] for q in range(1, len(source))))
-                             for (gate, source), group in zip(self.sources, [[t for t in tokens if t[0] == c] for c in "<["
-                                                                              if any(t[0] == c for t in tokens)]
-                                                              + [[t] for t in tokens if t[0] not in "<["])]
+        groups = [[t for t in tokens if t[0] == c] for c in "<[" if any(t[0] == c for t in tokens)]
+        groups += [[t] for t in tokens if t[0] not in "<["]
+        # (gate, source): the regex search of the tokens sharing a first character, or one other token;
+        # the long-text form adds the longest token and whether a token may start inside its own occurrence;
+        # `_every` finds all occurrences of a source in one call
+        self.sources, self.long_sources, self._every = [], [], []
+        for group in groups:
+            token = group[0]
+            if token[0] in "<[":
+                pattern = re.compile(alternation(group))
+                self.sources.append((token[0], pattern.search))
+                self.long_sources.append((token[0], pattern.search, max(map(len, group)), False))
+                self._every.append((token[0], pattern.finditer))
+            else:
+                gate = next((c for c in token if not c.isalnum()), gates.get(token, ""))
+                self.sources.append((gate, token))
+                self.long_sources.append((gate, token, len(token),
+                                          any(token[:q] == token[-q:] for q in range(1, len(token)))))
+                self._every.append((gate, token))
 
     def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
@@ -61,12 +70,24 @@ class Tokens:
         return Search(text, heads, sources) if heads else None
 
     def find(self, text: str) -> list[tuple[int, str]]:
-        """(position, token) of every occurrence, in text order."""
-        search, found = self.search(text), []
-        hit = search and search.next(0)
-        while hit:
-            found.append(hit)
-            hit = search.next(hit[0] + 1)
+        """(position, token) of every occurrence, in text order: one pass a source (a plain token's
+        occurrences each after the last), merged; no two sources share a first character, so none
+        share a position."""
+        found, sources = [], 0
+        for gate, source in self._every:
+            if gate not in text:
+                continue
+            before = len(found)
+            if type(source) is str:
+                k = text.find(source)
+                while k >= 0:
+                    found.append((k, source))
+                    k = text.find(source, k + len(source))
+            else:
+                found += [(m.start(), m.group()) for m in source(text)]
+            sources += len(found) > before
+        if sources > 1:
+            found.sort()
         return found
 
 
