@@ -9,7 +9,7 @@ from harness.detect.base import Detection, ToolCall
 from harness.detect.cascade import MARKERS, scan
 from harness.detect.reasoning import REASONING_PAIRS, TAGS, split_reasoning
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
-from harness.detect.values import prepared_schema
+from harness.detect.values import NO_SCHEMA, prepared_schema
 
 __all__ = ["Detection", "REASONING_PAIRS", "ToolCall", "detect"]
 
@@ -19,7 +19,7 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
     try:
         if not isinstance(text, str):
             text = "" if text is None else str(text)
-        schema = prepared_schema(tools)
+        schema = prepared_schema(tools) if tools else NO_SCHEMA
         tags = TAGS.find(text)
         if not tags:
             return scan(text, schema)

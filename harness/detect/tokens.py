@@ -47,6 +47,8 @@ class Tokens:
                 self.long_sources.append((gate, token, len(token),
                                           any(token[:q] == token[-q:] for q in range(1, len(token)))))
                 self._every.append((gate, token))
+        self._patterns = [s for s in self.sources if type(s[1]) is not str]  # the short-text search's two kinds
+        self._plain = [s for s in self.sources if type(s[1]) is str]
 
     def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
@@ -55,17 +57,13 @@ class Tokens:
             search = LongSearch(text, [s for s in self.long_sources if s[0] in text])
             return search if search.next(0) else None
         heads, sources = [], []
-        for gate, source in self.sources:
-            if gate not in text:
-                continue
-            if type(source) is str:
-                k = text.find(source)
-                head = (k, source) if k >= 0 else None
-            else:
-                m = source(text)
-                head = (m.start(), m.group()) if m else None
-            if head:
-                heads.append(head)
+        for gate, source in self._patterns:
+            if gate in text and (m := source(text)):
+                heads.append((m.start(), m.group()))
+                sources.append(source)
+        for gate, source in self._plain:
+            if gate in text and (k := text.find(source)) >= 0:
+                heads.append((k, source))
                 sources.append(source)
         return Search(text, heads, sources) if heads else None
 
