@@ -30,31 +30,28 @@ class Tokens:
         tokens, gates = sorted(set(tokens)), gates or {}
         groups = [[t for t in tokens if t[0] == c] for c in "<[" if any(t[0] == c for t in tokens)]
         groups += [[t] for t in tokens if t[0] not in "<["]
-        # (gate, source): the regex search of the tokens sharing a first character, or one other token;
+        # sources as (gate, search): one regex for the tokens sharing a first character, or one plain token;
         # the long-text form adds the longest token and whether a token may start inside its own occurrence;
         # `_every` finds all occurrences of a source in one call
-        self.sources, self.long_sources, self._every = [], [], []
+        self._patterns, self._plain, self._long, self._every = [], [], [], []
         for group in groups:
             token = group[0]
             if token[0] in "<[":
                 pattern = re.compile(alternation(group))
-                self.sources.append((token[0], pattern.search))
-                self.long_sources.append((token[0], pattern.search, max(map(len, group)), False))
+                self._patterns.append((token[0], pattern.search))
+                self._long.append((token[0], pattern.search, max(map(len, group)), False))
                 self._every.append((token[0], pattern.finditer))
             else:
                 gate = next((c for c in token if not c.isalnum()), gates.get(token, ""))
-                self.sources.append((gate, token))
-                self.long_sources.append((gate, token, len(token),
-                                          any(token[:q] == token[-q:] for q in range(1, len(token)))))
+                self._plain.append((gate, token))
+                self._long.append((gate, token, len(token), any(token[:q] == token[-q:] for q in range(1, len(token)))))
                 self._every.append((gate, token))
-        self._patterns = [s for s in self.sources if type(s[1]) is not str]  # the short-text search's two kinds
-        self._plain = [s for s in self.sources if type(s[1]) is str]
 
     def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
         inline: this runs for every output, and most hold no token)."""
         if len(text) >= LONG:
-            search = LongSearch(text, [s for s in self.long_sources if s[0] in text])
+            search = LongSearch(text, [s for s in self._long if s[0] in text])
             return search if search.next(0) else None
         heads, sources = [], []
         for gate, source in self._patterns:
@@ -152,6 +149,7 @@ class LongSearch:
             m = source(text, max(start, pos), end)
             if m and m.start() < limit:  # one starting later may be a shorter token cut by the window
                 return (m.start(), m.group())
+            s = limit
         else:
             # from pos, unless an occurrence runs across pos: then which ones count depends on those before
             s = pos if pos > start and not (overlaps and text.find(source, max(start, pos - width + 1),
@@ -163,5 +161,5 @@ class LongSearch:
                 if j >= pos:
                     return (j, source)
                 s = j + width  # each after the last, as Search._advance
-        self._free[k] = max(start, limit)
+        self._free[k] = max(s, limit)  # past the last occurrence stepped over, or the window searched
         return None
