@@ -1,12 +1,14 @@
 """`harness` command line: only dispatch. Each subcommand lives in harness/commands/<name>.py with
 add_arguments(parser) and main(args) -> int, and only the module of the command that runs is imported,
 so --help starts fast. Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 backend unavailable, 4 internal
-error (one line; the traceback with --debug)."""
+error (one line; the traceback with --debug), 130 interrupted, 141 stdout's reader went away."""
 import argparse
 import importlib
+import os
+import select
 import sys
 
-from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, BackendUnavailable, InputError
+from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, EXIT_PIPE_CLOSED, BackendUnavailable, InputError
 
 # name -> (module, one-line help). A new command is a module in harness/commands/ and a line here.
 COMMANDS = {
@@ -73,13 +75,36 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError as e:
+        if not _stdout_closed():
+            return _internal_error(e, args.debug)
+        return EXIT_PIPE_CLOSED  # `harness report RUN | head`: the reader has what it wanted; nothing failed
     except Exception as e:
-        if args.debug:
-            raise
-        message = redact(str(e)).splitlines()[0][:300] if str(e) else ""
-        print(f"internal error: {type(e).__name__}: {message} (a bug in harness; rerun with --debug for the traceback)",
-              file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(e, args.debug)
+
+
+def _internal_error(e: Exception, debug: bool) -> int:
+    if debug:
+        raise e
+    message = redact(str(e)).splitlines()[0][:300] if str(e) else ""
+    print(f"internal error: {type(e).__name__}: {message} (a bug in harness; rerun with --debug for the traceback)",
+          file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (poll reports an error on its write end); if so,
+    stdout now points at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(event & select.POLLERR for _, event in poller.poll(0)):
+            return False
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or not a file descriptor (a test's capture)
+        return False
+    return True
 
 
 if __name__ == "__main__":

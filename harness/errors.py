@@ -11,3 +11,4 @@ class BackendUnavailable(Exception):
 
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_INPUT, EXIT_BACKEND, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_PIPE_CLOSED = 141  # as a tool the shell saw end by SIGPIPE: the reader of stdout left (`| head`)

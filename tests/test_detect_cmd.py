@@ -177,3 +177,19 @@ def test_lines_are_what_the_json_module_writes(monkeypatch, binary):
                 for r in records]
     assert written.splitlines() == expected
     assert "NaN" in written and "Infinity" in written and "\\u00e9" in written and "\\ud800" in written
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`harness detect - | head -1`: once the reader has gone, the command stops with the shell's SIGPIPE
+    status and no "internal error"."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "many.jsonl"
+    src.write_text("".join(json.dumps({"id": k, "output": HERMES}) + "\n" for k in range(60_000)))
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "detect", str(src)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert json.loads(proc.stdout.readline())["format"] == "hermes_json"
+    proc.stdout.close()  # as head does after its first line
+    assert proc.wait(timeout=60) == 141
+    assert proc.stderr.read() == b""
