@@ -3,6 +3,7 @@ add_arguments(parser) and main(args) -> int, and only the module of the command 
 so --help starts fast. Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 backend unavailable, 4 internal
 error (one line; the traceback with --debug), 130 interrupted, 141 stdout's reader went away."""
 import argparse
+import errno
 import importlib
 import os
 import select
@@ -10,6 +11,7 @@ import sys
 
 from harness.errors import EXIT_BACKEND, EXIT_INPUT, EXIT_INTERNAL, EXIT_PIPE_CLOSED, BackendUnavailable, InputError
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a write failed for want of room: not a bug of ours
 # name -> (module, one-line help). A new command is a module in harness/commands/ and a line here.
 COMMANDS = {
     "run": ("harness.commands.run", "run a suite against a model and report"),
@@ -79,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         if not _stdout_closed():
             return _internal_error(e, args.debug)
         return EXIT_PIPE_CLOSED  # `harness report RUN | head`: the reader has what it wanted; nothing failed
+    except OSError as e:
+        if e.errno not in _FULL or args.debug:
+            return _internal_error(e, args.debug)
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: a write failed: {e.strerror}{where}; free space, or write elsewhere, and run again",
+              file=sys.stderr)
+        return EXIT_INTERNAL
     except Exception as e:
         return _internal_error(e, args.debug)
 

@@ -193,3 +193,18 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     proc.stdout.close()  # as head does after its first line
     assert proc.wait(timeout=60) == 141
     assert proc.stderr.read() == b""
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_named_not_called_a_bug(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "some.jsonl"
+    src.write_text("".join(json.dumps({"id": k, "output": HERMES}) + "\n" for k in range(5_000)))
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "detect", str(src)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 4
+    assert proc.stderr.strip().splitlines() == ["error: a write failed: No space left on device; free space, or write "
+                                                "elsewhere, and run again"]
