@@ -208,3 +208,18 @@ def test_a_full_disk_is_named_not_called_a_bug(tmp_path):
     assert proc.returncode == 4
     assert proc.stderr.strip().splitlines() == ["error: a write failed: No space left on device; free space, or write "
                                                 "elsewhere, and run again"]
+
+
+def test_a_byte_order_mark_opening_the_input_is_dropped(monkeypatch, capsys):
+    data = "\ufeff".encode() + (json.dumps({"id": 1, "output": HERMES}) + "\n").encode()
+    monkeypatch.setattr("sys.stdin", stdin(data))
+    assert detect_cmd.main(parse(["-"])) == 0
+    assert json.loads(capsys.readouterr().out)["format"] == "hermes_json"
+
+
+def test_a_line_longer_than_any_record_is_named_not_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(detect_cmd, "MAX_LINE_BYTES", 1000)
+    src = tmp_path / "long.jsonl"
+    src.write_text(json.dumps({"output": "ok"}) + "\n" + json.dumps({"output": "x" * 5000}) + "\n")
+    with pytest.raises(InputError, match=r"long\.jsonl:2: line longer than 1.0 KB; each line must be one record"):
+        detect_cmd.main(parse([str(src)]))
