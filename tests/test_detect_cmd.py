@@ -223,3 +223,22 @@ def test_a_line_longer_than_any_record_is_named_not_read_whole(tmp_path, monkeyp
     src.write_text(json.dumps({"output": "ok"}) + "\n" + json.dumps({"output": "x" * 5000}) + "\n")
     with pytest.raises(InputError, match=r"long\.jsonl:2: line longer than 1.0 KB; each line must be one record"):
         detect_cmd.main(parse([str(src)]))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 18])
+def test_lines_cut_across_read_blocks_read_as_whole_lines(tmp_path, monkeypatch, capsys, block):
+    monkeypatch.setattr(detect_cmd, "_READ", block)
+    records = [{"id": k, "output": HERMES if k % 3 else f"answer {k} " * k} for k in range(40)]
+    src = tmp_path / "cut.jsonl"
+    src.write_bytes("\ufeff".encode() + "\n".join(json.dumps(r) for r in records).encode())  # no final newline
+    assert detect_cmd.main(parse([str(src)])) == 0
+    assert [json.loads(x)["id"] for x in capsys.readouterr().out.splitlines()] == list(range(40))
+
+
+def test_a_line_that_never_ends_is_stopped_within_the_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(detect_cmd, "_READ", 64)
+    monkeypatch.setattr(detect_cmd, "MAX_LINE_BYTES", 1000)
+    src = tmp_path / "endless.jsonl"
+    src.write_text('{"output": "ok"}\n{"output": "' + "x" * 100_000)
+    with pytest.raises(InputError, match=r"endless\.jsonl:2: line longer than 1.0 KB"):
+        detect_cmd.main(parse([str(src)]))
