@@ -240,3 +240,22 @@ def test_long_text_search_finds_what_the_short_one_finds(pieces, fillers, offset
             for pos in near + [len(text)]:
                 hit = search and search.next(pos)
                 assert hit == next((h for h in one_pass if h[0] >= pos), None), (pos, text[max(0, pos - 20):pos + 20])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(SOUP + ["Hello", " world", "{", "}", '"name"', "```", "`", ":", ".", "(", ")", "a\\n",
+                                        "get_weather", "[", "]", "=", "'", "[get_weather(city='Oslo')]",
+                                        "```tool_code\nget_weather(city='Oslo')\n```", ">>>get_weather\n",
+                                        '{"name": "f", "arguments": {}}']), max_size=12))
+def test_texts_passed_over_as_plain_prose_hold_nothing_a_full_scan_finds(pieces):
+    """scan() returns at once for a text holding none of the characters any reading needs (cascade._ANY_OF);
+    the full scan of the same text finds the same, whatever the text holds."""
+    from harness.detect import cascade
+
+    text = "".join(pieces)
+    quick = cascade.scan(text, cascade.Schema())
+    any_of, cascade._ANY_OF = cascade._ANY_OF, None
+    try:
+        assert cascade.scan(text, cascade.Schema()) == quick
+    finally:
+        cascade._ANY_OF = any_of

@@ -12,7 +12,7 @@ from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
                                     nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
-from harness.detect.prose import fences, has_fence, inside, json_call_in_prose, strip_end_tokens
+from harness.detect.prose import NEEDS, fences, has_fence, inside, json_call_in_prose, strip_end_tokens
 from harness.detect.spec import FENCED, JSON_IN_PROSE, Format
 from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
@@ -80,9 +80,22 @@ for _fmt in REGISTRY:
 _NEEDS = {marker: formats[0].needs for marker, formats in OWNERS.items()
           if formats[0].needs and all(f.needs == formats[0].needs for f in formats)}
 MARKERS = Tokens(OWNERS, _NEEDS)
+# What any reading needs: a marker's gate, a character an answer without markers may start with (or the
+# format's `needs`), what a near miss needs. A text holding none of them holds no call and no near miss
+# (plain prose: checked in a few memchr passes instead of a scan); None when some marker has no gate.
+_ANY_OF = None if "" in MARKERS.gates else "".join(sorted(
+    MARKERS.gates | {f.needs or c for c, formats in _WHOLE_ANSWER.items() for f in formats} | set(NEEDS),
+    key="<{[:`>".find))
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)
 _FENCES_CHECKED = 16  # fences looked into for the near-miss label
+
+
+def _holds_any(text: str, chars: str) -> bool:
+    for c in chars:
+        if c in text:
+            return True
+    return False
 
 
 def _one_json_value(text: str) -> bool:
@@ -95,6 +108,8 @@ def _one_json_value(text: str) -> bool:
 
 def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
     """Detect calls in reasoning-free text."""
+    if _ANY_OF is not None and not _holds_any(text, _ANY_OF):
+        return Detection()
     text = strip_end_tokens(text)
     answer = text.strip()
     markers = MARKERS.search(text)

@@ -31,6 +31,9 @@ def strip_end_tokens(text: str) -> str:
     return text
 
 
+NEEDS = "`{"  # what a fence and call-shaped JSON need: a text without both holds neither near miss
+
+
 def has_fence(text: str) -> bool:
     """Whether text holds three backticks: one memchr pass first, as most text has no backtick (and
     searching for "```" is slow over prose: the search's filter takes a backtick for a space)."""

@@ -47,6 +47,11 @@ class Tokens:
                 self._long.append((gate, token, len(token), any(token[:q] == token[-q:] for q in range(1, len(token)))))
                 self._every.append((gate, token))
 
+    @property
+    def gates(self) -> set[str]:
+        """The characters a text must hold for a token to be found in it ("" when some token has none)."""
+        return {gate for gate, _ in self._every}
+
     def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
         inline: this runs for every output, and most hold no token)."""
