@@ -259,3 +259,32 @@ def test_texts_passed_over_as_plain_prose_hold_nothing_a_full_scan_finds(pieces)
         assert cascade.scan(text, cascade.Schema()) == quick
     finally:
         cascade._ANY_OF = any_of
+
+
+AFTER_MARKERS = ["<tool_call>", "<tool_calls>", "[TOOL_CALLS]", " ", "\n", "\t", "\u3000", "```json\n", "<function=f>",
+                 "<parameter=a>", "1", "</parameter>", "</function>", "</tool_call>", "get_weather", "<arg_key>",
+                 "a</arg_key>", "<arg_value>", "</arg_value>", "<tool_sep>", "_private", "\n<arg_key>",
+                 '{"name": "f", "arguments": {}}',
+                 '[{"name": "f", "arguments": {}}]', "[ARGS]", "{}", "[", "{", "]", "}", "x", "\\", '"',
+                 # whole calls of each format sharing `<tool_call>`, with names a letter-only rule would miss
+                 "<tool_call>_get\n<arg_key>a</arg_key>\n<arg_value>1</arg_value>\n</tool_call>",
+                 "<tool_call>_get<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>",
+                 "<tool_call>_get<tool_sep><arg_key>a</arg_key><arg_value>1</arg_value></tool_call>",
+                 "<tool_call> ```json\n[{\"name\": \"f\", \"arguments\": {}}]\n```</tool_call>",
+                 "<tool_call>\n<function=_f>\n<parameter=a>\n1\n</parameter>\n</function>\n</tool_call>"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(AFTER_MARKERS), max_size=14))
+def test_formats_skipped_by_what_follows_their_marker_would_have_declined(pieces):
+    """A shared marker's formats are offered only the texts whose next character they can read (Format.follows,
+    cascade._BY_NEXT); offering every text to every format finds the same."""
+    from harness.detect import cascade
+
+    text = "".join(pieces)
+    dispatched = detect(text)
+    by_next, cascade._BY_NEXT = cascade._BY_NEXT, {}
+    try:
+        assert detect(text) == dispatched, text
+    finally:
+        cascade._BY_NEXT = by_next

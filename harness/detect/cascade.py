@@ -13,7 +13,7 @@ from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, dee
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
                                     nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
 from harness.detect.prose import NEEDS, fences, has_fence, inside, json_call_in_prose, strip_end_tokens
-from harness.detect.spec import FENCED, JSON_IN_PROSE, Format
+from harness.detect.spec import FENCED, JSON_IN_PROSE, Format, skip_ws
 from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
 
@@ -77,6 +77,14 @@ for _fmt in REGISTRY:
         raise ValueError(f"format {_fmt.label}: no markers, and no `starts` to offer it an answer by")
     for _char in "" if _fmt.markers else _fmt.starts:
         _WHOLE_ANSWER.setdefault(_char, []).append(_fmt)
+# A marker's formats by the first character after it: (the formats each next character is offered to, the
+# formats any other is offered to), for the shared markers whose formats say what follows them.
+_BY_NEXT: dict[str, tuple[dict[str, list[Format]], list[Format]]] = {}
+for _marker, _formats in OWNERS.items():
+    if len(_formats) > 1 and any(_marker in f.follows for f in _formats):
+        _BY_NEXT[_marker] = ({c: [f for f in _formats if _marker not in f.follows or c in f.follows[_marker]]
+                              for f in _formats for c in f.follows.get(_marker, "")},
+                             [f for f in _formats if _marker not in f.follows])
 _NEEDS = {marker: formats[0].needs for marker, formats in OWNERS.items()
           if formats[0].needs and all(f.needs == formats[0].needs for f in formats)}
 MARKERS = Tokens(OWNERS, _NEEDS)
@@ -125,7 +133,11 @@ def scan(text: str, schema: Schema, near_misses: bool = True) -> Detection:
         if regions and inside(regions, i):
             hit = markers.next(pos)
             continue
-        for fmt in OWNERS[marker]:
+        owners = OWNERS[marker]
+        if marker in _BY_NEXT and (after := skip_ws(text, i + len(marker))) < len(text):
+            by_next, others = _BY_NEXT[marker]
+            owners = by_next.get(text[after], others)  # the formats that could read what follows
+        for fmt in owners:
             got = fmt.parse(text, i, schema)
             if got is None or (got.detection.outcome == "none" and got.detection.near_miss):
                 mention = mention or (got and got.detection)  # a marker quoted in prose: keep looking

@@ -136,4 +136,5 @@ def tagged_json(label: str, tag: str, starts: str = "{[", shape=to_call, fallbac
         nxt = text.find(tag, p)
         calls, bad, end = json_calls(text, p, shape, nxt if nxt >= 0 else None, per_line, named)
         return result(label, calls, bad, end)
-    return Format(label, (tag,), parse, needs=starts if len(starts) == 1 and not fallback else "")
+    return Format(label, (tag,), parse, needs=starts if len(starts) == 1 and not fallback else "",
+                  follows={} if fallback else {tag: starts + "`"})  # a fence may open the payload (skip_fence)

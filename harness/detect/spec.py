@@ -1,6 +1,6 @@
 """What a format module provides (a Format) and the helpers every format uses to report what it read."""
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from harness.detect.base import Detection, ToolCall
@@ -39,6 +39,10 @@ class Format:
     # (`functools`) are searched for only in texts that hold it, and an answer without it is not
     # offered to a format without markers.
     needs: str = ""
+    # marker -> the characters this format's payload can start with after that marker and whitespace: the
+    # cascade offers a text whose next character is another only to the marker's other formats (a cut-off
+    # text, nothing after the marker, goes to every one). A marker absent here: any character.
+    follows: dict[str, str] = field(default_factory=dict)
 
 
 def result(label: str, calls: list[ToolCall], malformed: bool, end: int) -> Parsed:

@@ -64,8 +64,9 @@ def key_value_dialect(call: str, key: str, value: str, after_name: str = r"(?=\s
     )
 
 
-def xml_format(label: str, markers: tuple[str, ...], d: Dialect) -> Format:
-    """A format made of Dialect calls, announced by a wrapper or by the call prefix itself."""
+def xml_format(label: str, markers: tuple[str, ...], d: Dialect, name_follows: str = "") -> Format:
+    """A format made of Dialect calls, announced by a wrapper or by the call prefix itself. After a wrapper
+    the call prefix follows; after the call prefix as marker, the characters `name_follows` (any if empty)."""
     def parse(text, i, schema):
         marker = marker_at(text, i, markers)
         j = i if marker == d.call_prefix else skip_ws(text, i + len(marker))
@@ -79,7 +80,10 @@ def xml_format(label: str, markers: tuple[str, ...], d: Dialect) -> Format:
         stops = (d.call_prefix,) if marker == d.call_prefix else (d.call_prefix, "</" + marker[1:])
         calls, bad, end = read_calls(text, j, d, schema, stops)
         return result(label, calls, bad, end)
-    return Format(label, markers, parse)
+    follows = {m: d.call_prefix[0] for m in markers if m != d.call_prefix}
+    if name_follows and d.call_prefix in markers:
+        follows[d.call_prefix] = name_follows
+    return Format(label, markers, parse, follows=follows)
 
 
 def read_calls(text: str, j: int, d: Dialect, schema, stops: tuple[str, ...]) -> tuple[list[ToolCall], bool, int]:
