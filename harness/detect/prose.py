@@ -31,7 +31,7 @@ def strip_end_tokens(text: str) -> str:
     return text
 
 
-NEEDS = "`{"  # what a fence and call-shaped JSON need: a text without both holds neither near miss
+NEEDS = "`{"  # a fence needs a backtick, call-shaped JSON a brace: a text with neither holds no near miss
 
 
 def has_fence(text: str) -> bool:
