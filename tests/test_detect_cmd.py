@@ -156,6 +156,7 @@ ODD_OUTPUTS = [
     '<tool_call>{"name": "f", "arguments": {"s": "lone \\ud800 surrogate"}}</tool_call>',
     "Prose with ünïcode and a DEL \x7f character.",
     '[get_weather(city="Zürich", days=float("nan"))]',
+    '<tool_call>{"name": "f", "arguments": {"code": "' + "x = 1\\n" * 600 + '", "ratio": Infinity}}</tool_call>',  # long
 ]
 
 

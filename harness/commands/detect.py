@@ -26,6 +26,7 @@ from harness.userfiles import not_utf8, open_binary
 HINT = 'each line must be a JSON object with an "output" field'
 _BLOCK = 1 << 16  # bytes of output gathered before one write
 _READ = 1 << 18  # bytes of input read at a time
+_SCAN_FOR_NULL = 2048  # bytes of a line up to which looking for null beats walking its call values
 _DECODE = msgspec.json.Decoder().decode
 _ENCODER = msgspec.json.Encoder()
 _TOOLS: dict[bytes, list] = {}  # tools JSON -> the first list read with it
@@ -196,8 +197,10 @@ def _append_line(block: bytearray, record: dict, found: Detection, exact: bool) 
         except (TypeError, UnicodeEncodeError):
             del block[mark:]  # what msgspec wrote before it stopped
         else:
-            # msgspec writes NaN as null: only a line with a null before near_miss needs the look at its values
-            if not found.calls or block.find(b"null", mark, block.rfind(b',"near_miss":', mark)) < 0 \
+            # msgspec writes NaN as null: a short line without a null before near_miss needs no look at its
+            # values (a long one is walked: its values are few and long, and scanning them costs more)
+            if not found.calls or (len(block) - mark < _SCAN_FOR_NULL
+                                   and block.find(b"null", mark, block.rfind(b',"near_miss":', mark)) < 0) \
                     or _finite(found.calls):
                 block.append(10)  # newline
                 return
