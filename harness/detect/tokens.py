@@ -32,7 +32,7 @@ class Tokens:
         groups += [[t] for t in tokens if t[0] not in "<["]
         # sources as (gate, search): one regex for the tokens sharing a first character, or one plain token;
         # the long-text form adds the longest token and whether a token may start inside its own occurrence;
-        # `_every` finds all occurrences of a source in one call
+        # `_every` finds all occurrences of a source: a plain token, or a regex's search and finditer
         self._patterns, self._plain, self._long, self._every = [], [], [], []
         for group in groups:
             token = group[0]
@@ -40,7 +40,7 @@ class Tokens:
                 pattern = re.compile(alternation(group))
                 self._patterns.append((token[0], pattern.search))
                 self._long.append((token[0], pattern.search, max(map(len, group)), False))
-                self._every.append((token[0], pattern.finditer))
+                self._every.append((token[0], (pattern.search, pattern.finditer)))
             else:
                 gate = next((c for c in token if not c.isalnum()), gates.get(token, ""))
                 self._plain.append((gate, token))
@@ -83,8 +83,9 @@ class Tokens:
                 while k >= 0:
                     found.append((k, source))
                     k = text.find(source, k + len(source))
-            else:
-                found += [(m.start(), m.group()) for m in source(text)]
+            elif m := source[0](text):  # one search first: most texts hold no token, and an iterator costs more
+                found.append((m.start(), m.group()))
+                found += [(m.start(), m.group()) for m in source[1](text, m.end())]
             sources += len(found) > before
         if sources > 1:
             found.sort()
