@@ -30,27 +30,26 @@ class Tokens:
         tokens, gates = sorted(set(tokens)), gates or {}
         groups = [[t for t in tokens if t[0] == c] for c in "<[" if any(t[0] == c for t in tokens)]
         groups += [[t] for t in tokens if t[0] not in "<["]
-        # sources as (gate, search): one regex for the tokens sharing a first character, or one plain token;
-        # the long-text form adds the longest token and whether a token may start inside its own occurrence;
-        # `_every` finds all occurrences of a source: a plain token, or a regex's search and finditer
-        self._patterns, self._plain, self._long, self._every = [], [], [], []
+        # sources: one regex for the tokens sharing a first character, or one plain token, each with its gate;
+        # the long-text form adds the longest token and whether a token may start inside its own occurrence
+        self._patterns: list[tuple[str, re.Pattern]] = []
+        self._plain: list[tuple[str, str]] = []
+        self._long = []
         for group in groups:
             token = group[0]
             if token[0] in "<[":
                 pattern = re.compile(alternation(group))
-                self._patterns.append((token[0], pattern.search))
+                self._patterns.append((token[0], pattern))
                 self._long.append((token[0], pattern.search, max(map(len, group)), False))
-                self._every.append((token[0], (pattern.search, pattern.finditer)))
             else:
                 gate = next((c for c in token if not c.isalnum()), gates.get(token, ""))
                 self._plain.append((gate, token))
                 self._long.append((gate, token, len(token), any(token[:q] == token[-q:] for q in range(1, len(token)))))
-                self._every.append((gate, token))
 
     @property
     def gates(self) -> set[str]:
         """The characters a text must hold for a token to be found in it ("" when some token has none)."""
-        return {gate for gate, _ in self._every}
+        return {gate for gate, _ in self._patterns + self._plain}
 
     def search(self, text: str) -> "Search | LongSearch | None":
         """The occurrences in text, found as they are asked for; None when there is none (made
@@ -59,10 +58,10 @@ class Tokens:
             search = LongSearch(text, [s for s in self._long if s[0] in text])
             return search if search.next(0) else None
         heads, sources = [], []
-        for gate, source in self._patterns:
-            if gate in text and (m := source(text)):
+        for gate, pattern in self._patterns:
+            if gate in text and (m := pattern.search(text)):
                 heads.append((m.start(), m.group()))
-                sources.append(source)
+                sources.append(pattern.search)
         for gate, source in self._plain:
             if gate in text and (k := text.find(source)) >= 0:
                 heads.append((k, source))
@@ -74,19 +73,17 @@ class Tokens:
         occurrences each after the last), merged; no two sources share a first character, so none
         share a position."""
         found, sources = [], 0
-        for gate, source in self._every:
-            if gate not in text:
-                continue
-            before = len(found)
-            if type(source) is str:
-                k = text.find(source)
-                while k >= 0:
-                    found.append((k, source))
-                    k = text.find(source, k + len(source))
-            elif m := source[0](text):  # one search first: most texts hold no token, and an iterator costs more
+        for gate, pattern in self._patterns:
+            if gate in text and (m := pattern.search(text)):  # one search first: most texts hold none of its tokens
                 found.append((m.start(), m.group()))
-                found += [(m.start(), m.group()) for m in source[1](text, m.end())]
-            sources += len(found) > before
+                found += [(m.start(), m.group()) for m in pattern.finditer(text, m.end())]
+                sources += 1
+        for gate, token in self._plain:
+            k = text.find(token) if gate in text else -1
+            sources += k >= 0
+            while k >= 0:
+                found.append((k, token))
+                k = text.find(token, k + len(token))
         if sources > 1:
             found.sort()
         return found
