@@ -29,14 +29,43 @@ def raw_lines(source: Source, where: str, what: str = "JSONL file") -> Iterator[
         offset += len(line)
 
 
+READ_BYTES = 1 << 18  # of a binary stream read at a time
+
+
 def _bounded(source) -> Iterator[str | bytes]:
     """Lines cut at MAX_LINE_BYTES + 1, so one endless line never has to fit in memory."""
+    read = getattr(source, "read1", None)
+    if read is not None:
+        yield from _blocks_cut(read)
+        return
     readline = getattr(source, "readline", None)
     if readline is None:
         yield from source
         return
     while line := readline(MAX_LINE_BYTES + 1):
         yield line
+
+
+def _blocks_cut(read) -> Iterator[bytes]:
+    """The lines of a binary stream read in blocks of what is there (a terminal's line as soon as it is
+    typed): faster than one readline a line. A line past MAX_LINE_BYTES is cut there, as readline cuts it."""
+    pending, held = [], 0  # the start of a line that runs past the blocks read so far
+    while data := read(READ_BYTES):
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            line = data[start:end + 1]
+            if pending:
+                line, pending, held = b"".join(pending) + line, [], 0
+            yield line
+            start = end + 1
+        if start < len(data):
+            pending.append(data[start:])
+            held += len(data) - start
+            if held > MAX_LINE_BYTES:
+                yield b"".join(pending)  # over the bound: raw_lines stops here
+                return
+    if pending:
+        yield b"".join(pending)
 
 
 def decode_line(line: str | bytes, where: str, offset: int, fix: str = UTF8_FIX) -> str:

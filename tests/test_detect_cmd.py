@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from harness import jsonl
 from harness.commands import detect as detect_cmd
 from harness.errors import InputError
 
@@ -219,7 +220,7 @@ def test_a_byte_order_mark_opening_the_input_is_dropped(monkeypatch, capsys):
 
 
 def test_a_line_longer_than_any_record_is_named_not_read_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(detect_cmd, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 1000)
     src = tmp_path / "long.jsonl"
     src.write_text(json.dumps({"output": "ok"}) + "\n" + json.dumps({"output": "x" * 5000}) + "\n")
     with pytest.raises(InputError, match=r"long\.jsonl:2: line longer than 1.0 KB; each line must be one record"):
@@ -228,7 +229,7 @@ def test_a_line_longer_than_any_record_is_named_not_read_whole(tmp_path, monkeyp
 
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 18])
 def test_lines_cut_across_read_blocks_read_as_whole_lines(tmp_path, monkeypatch, capsys, block):
-    monkeypatch.setattr(detect_cmd, "_READ", block)
+    monkeypatch.setattr(jsonl, "READ_BYTES", block)
     records = [{"id": k, "output": HERMES if k % 3 else f"answer {k} " * k} for k in range(40)]
     src = tmp_path / "cut.jsonl"
     src.write_bytes("\ufeff".encode() + "\n".join(json.dumps(r) for r in records).encode())  # no final newline
@@ -237,8 +238,8 @@ def test_lines_cut_across_read_blocks_read_as_whole_lines(tmp_path, monkeypatch,
 
 
 def test_a_line_that_never_ends_is_stopped_within_the_bound(tmp_path, monkeypatch):
-    monkeypatch.setattr(detect_cmd, "_READ", 64)
-    monkeypatch.setattr(detect_cmd, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(jsonl, "READ_BYTES", 64)
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 1000)
     src = tmp_path / "endless.jsonl"
     src.write_text('{"output": "ok"}\n{"output": "' + "x" * 100_000)
     with pytest.raises(InputError, match=r"endless\.jsonl:2: line longer than 1.0 KB"):

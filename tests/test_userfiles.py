@@ -1,5 +1,6 @@
 """The one reader: exact positions of bad bytes, bounded streaming, depth limits, output paths, and run
 folders whose damaged records are named or skipped and counted."""
+import io
 import json
 
 import pytest
@@ -71,6 +72,35 @@ def test_an_endless_line_is_refused_without_reading_it_whole(monkeypatch):
     source = CountingFile([b'{"output": "' + b"x" * 1000 + b'"}\n'])
     with pytest.raises(InputError, match=r"big\.jsonl:1: line longer than 100 B"):
         list(json_lines(source, "big.jsonl", "hint"))
+
+
+@pytest.mark.parametrize("block", [1, 5, 64, 1 << 18])
+def test_binary_streams_are_read_in_blocks_cut_into_whole_lines(monkeypatch, block):
+    monkeypatch.setattr(jsonl, "READ_BYTES", block)
+    data = "".join(json.dumps({"n": i, "pad": "é" * i}) + "\n" for i in range(30)) + '{"n": 30}'  # no final newline
+    assert [r["n"] for _, r in json_lines(io.BytesIO(data.encode()), "f.jsonl", "hint")] == list(range(31))
+
+
+class EndlessStream:
+    """A binary stream whose second line does not end for a megabyte (a pipe from a runaway producer)."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def read1(self, n: int) -> bytes:
+        if self.sent > 1 << 20:
+            return b""
+        self.sent += n
+        return b'{"a": 1}\n{"a": "' if self.sent == n else b"x" * n
+
+
+def test_an_endless_line_in_blocks_is_refused_within_the_bound(monkeypatch):
+    monkeypatch.setattr(jsonl, "READ_BYTES", 16)
+    monkeypatch.setattr(jsonl, "MAX_LINE_BYTES", 100)
+    stream = EndlessStream()
+    with pytest.raises(InputError, match=r"f\.jsonl:2: line longer than 100 B"):
+        list(json_lines(stream, "f.jsonl", "hint"))
+    assert stream.sent <= 100 + 2 * 16  # stopped within a block of the bound
 
 
 @pytest.mark.parametrize("line, kind", [("[1]", "an array"), ("3", "a number"), ('"s"', "a string"),

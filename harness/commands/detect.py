@@ -3,8 +3,8 @@
     harness detect [FILE|-]   JSONL records {"output", "id"?, "tools"?} -> one JSON line each
     harness detect --text "…"  one output, printed readably
 
-The input is streamed in blocks cut into lines (memory stays bounded by a block and the longest
-line, which may not pass harness.jsonl's MAX_LINE_BYTES, whatever the file's size); output is
+The input is streamed in lines as harness.jsonl reads them (memory stays bounded by a block and the
+longest line, which may not pass its MAX_LINE_BYTES, whatever the file's size); output is
 written in blocks and flushed at the end, or after every line when the input is an interactive
 terminal. Lines are decoded and encoded by msgspec in C; a line msgspec refuses
 goes to the json module, which reads it as before and names what is wrong with it."""
@@ -19,13 +19,11 @@ import msgspec
 
 from harness.detect import Detection, detect
 from harness.errors import InputError
-from harness.jsonl import MAX_LINE_BYTES
-from harness.text import human_bytes
+from harness.jsonl import raw_lines
 from harness.userfiles import not_utf8, open_binary
 
 HINT = 'each line must be a JSON object with an "output" field'
 _BLOCK = 1 << 16  # bytes of output gathered before one write
-_READ = 1 << 18  # bytes of input read at a time
 _SCAN_FOR_NULL = 2048  # bytes of a line up to which looking for null beats walking its call values
 _DECODE = msgspec.json.Decoder().decode
 _ENCODER = msgspec.json.Encoder()
@@ -68,15 +66,13 @@ def main(args) -> int:
 def _run(stream, name: str, interactive: bool) -> None:
     block = bytearray()
     try:
-        offset = 0
-        for number, raw in enumerate(_lines(stream, name), 1):
-            if offset == 0 and raw.startswith(codecs.BOM_UTF8):  # dropped, as by every JSONL reader of the harness
+        for number, offset, raw in raw_lines(stream, name):  # bounded lines, as every JSONL reader reads them
+            if offset == 0 and raw.startswith(codecs.BOM_UTF8):  # dropped, as harness.jsonl drops it
                 raw, offset = raw[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
             record = _quick_record(raw)
             exact = record is None
             if exact:
                 record = _record(raw, name, number, offset)
-            offset += len(raw)
             if record is None:
                 continue
             tools = record.get("tools")
@@ -88,35 +84,6 @@ def _run(stream, name: str, interactive: bool) -> None:
                 block.clear()
     finally:  # the lines before a bad one are written too
         _write(block, True)
-
-
-def _lines(stream, name: str):
-    """The lines of a binary stream (each with its newline), read in blocks of what is there (a terminal's
-    line as soon as it is typed); a line over MAX_LINE_BYTES, as for harness.jsonl, is an error before it
-    fills memory."""
-    read, pending, held, number = getattr(stream, "read1", stream.read), [], 0, 0
-    while data := read(_READ):
-        start = 0
-        while (end := data.find(b"\n", start)) >= 0:
-            line = data[start:end + 1]
-            if pending:
-                line, pending, held = b"".join(pending) + line, [], 0
-            if len(line) > MAX_LINE_BYTES:
-                _too_long(name, number + 1)
-            number += 1
-            yield line
-            start = end + 1
-        if start < len(data):
-            pending.append(data[start:])
-            held += len(data) - start
-            if held > MAX_LINE_BYTES:
-                _too_long(name, number + 1)
-    if pending:
-        yield b"".join(pending)
-
-
-def _too_long(name: str, number: int):
-    raise InputError(f"{name}:{number}: line longer than {human_bytes(MAX_LINE_BYTES)}; each line must be one record")
 
 
 def _write(block: bytearray, flush: bool) -> None:
