@@ -12,7 +12,7 @@ from harness.detect.base import Detection
 from harness.detect.formats import (anthropic_xml, apertus, bare, command_r, deepseek, functionary, gemma, glm,
                                     granite, harmony, hermes, internlm, jamba, kimi, llama, minimax, mistral,
                                     nemotron, openai_native, phi4, pythonic, qwen3_coder, qwen_bracket, react, step3)
-from harness.detect.prose import NEEDS, fences, has_fence, inside, json_call_in_prose, strip_end_tokens
+from harness.detect.prose import NEAR_MISS_NEEDS, fences, has_fence, inside, json_call_in_prose, strip_end_tokens
 from harness.detect.spec import FENCED, JSON_IN_PROSE, Format, skip_ws
 from harness.detect.tokens import Tokens
 from harness.detect.values import Schema
@@ -85,14 +85,14 @@ for _marker, _formats in OWNERS.items():
         _BY_NEXT[_marker] = ({c: [f for f in _formats if _marker not in f.follows or c in f.follows[_marker]]
                               for f in _formats for c in f.follows.get(_marker, "")},
                              [f for f in _formats if _marker not in f.follows])
-_NEEDS = {marker: formats[0].needs for marker, formats in OWNERS.items()
+_GATES = {marker: formats[0].needs for marker, formats in OWNERS.items()
           if formats[0].needs and all(f.needs == formats[0].needs for f in formats)}
-MARKERS = Tokens(OWNERS, _NEEDS)
+MARKERS = Tokens(OWNERS, _GATES)  # a marker without punctuation of its own is gated on what its formats need
 # What any reading needs: a marker's gate, a character an answer without markers may start with (or the
 # format's `needs`), what a near miss needs. A text holding none of them holds no call and no near miss
 # (plain prose: checked in a few memchr passes instead of a scan); None when some marker has no gate.
 _ANY_OF = None if "" in MARKERS.gates else "".join(sorted(
-    MARKERS.gates | {f.needs or c for c, formats in _WHOLE_ANSWER.items() for f in formats} | set(NEEDS),
+    MARKERS.gates | {f.needs or c for c, formats in _WHOLE_ANSWER.items() for f in formats} | set(NEAR_MISS_NEEDS),
     key="<{[:`>".find))
 _MAX_DECLINED = 16  # markers no format reads, for text full of mentioned markers
 _JSON = json.JSONDecoder(strict=False)

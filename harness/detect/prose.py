@@ -31,7 +31,7 @@ def strip_end_tokens(text: str) -> str:
     return text
 
 
-NEEDS = "`{"  # a fence needs a backtick, call-shaped JSON a brace: a text with neither holds no near miss
+NEAR_MISS_NEEDS = "`{"  # a fence needs a backtick, call-shaped JSON a brace: a text with neither holds no near miss
 
 
 def has_fence(text: str) -> bool:
