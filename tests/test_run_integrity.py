@@ -1,6 +1,7 @@
 """Run folders never mislead: one run per folder, resume only the same run, statistics over cases not
 samples, honest status everywhere, early stop on a dead backend, distinct exit codes. Through the CLI."""
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -292,3 +293,21 @@ def test_with_overrides_gives_a_new_spec():
     spec = spec_from_entry("m", {"backend": "replay", "file": "x.jsonl", "max_tokens": 64}, "[models.m]")
     other = spec.with_overrides(max_tokens=20)
     assert (spec.max_tokens, other.max_tokens) == (64, 20) and other.options == spec.options
+
+
+@pytest.mark.parametrize("command", [["report", "{run}"], ["report", "{run}", "--format", "json"], ["models"],
+                                     ["detect", "--text", "<tool_call>"]])
+def test_any_command_whose_reader_left_ends_quietly_and_a_full_disk_is_named(tmp_path, command):
+    """`harness ... | head`: the shell's SIGPIPE status, nothing on stderr; `> /dev/full`: one line naming it."""
+    run = make_run(tmp_path / "run")
+    argv = [sys.executable, "-m", "harness.cli", *(a.format(run=run) for a in command)]
+    closed = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    closed.stdout.close()  # the reader leaves before the command writes a byte
+    assert closed.wait(timeout=120) == 141
+    assert closed.stderr.read() == b""
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "wb") as full:
+            proc = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 4
+        assert proc.stderr.strip().splitlines() == ["error: a write failed: No space left on device; free space, "
+                                                    "or write elsewhere, and run again"]
