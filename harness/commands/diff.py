@@ -3,6 +3,8 @@ import argparse
 
 from harness.errors import InputError
 
+QUICK_EXIT = True  # nothing is left open or running when main returns (harness.cli.entry)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first (A) is what the others are compared with")

@@ -1,6 +1,8 @@
 """`harness models`: the entries of models.toml (and the built-in demo model)."""
 import argparse
 
+QUICK_EXIT = True  # nothing is left open or running when main returns (harness.cli.entry)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="models.toml")

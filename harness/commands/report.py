@@ -3,6 +3,8 @@ import argparse
 
 from harness.errors import InputError
 
+QUICK_EXIT = True  # nothing is left open or running when main returns (harness.cli.entry)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder")

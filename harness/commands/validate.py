@@ -1,6 +1,8 @@
 """`harness validate SUITE...`: check suite files without running anything."""
 import argparse
 
+QUICK_EXIT = True  # nothing is left open or running when main returns (harness.cli.entry)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("suites", nargs="+", help="suite files")
