@@ -88,25 +88,27 @@ def test_a_folder_is_a_clear_error(tmp_path):
 
 
 def test_streams_a_large_file_in_bounded_memory(tmp_path, monkeypatch):
-    """A 24 MB JSONL file is read line by line: the peak of Python allocations stays a small
-    fraction of the file (the longest line and one output block)."""
-    src = tmp_path / "big.jsonl"
+    """JSONL files of 12 and 24 MB are read in bounded pieces: the peak of Python allocations (a read
+    block, a batch of records, an output block) stays a small fraction of the file, and the same for both."""
     unit = "The forecast for Bergen is rain, then sun. " * 100  # ~4.3 KB
-    with open(src, "w", encoding="utf-8") as f:
-        for k in range(5600):
-            f.write(json.dumps({"id": k, "output": unit if k % 50 else HERMES}) + "\n")
-    size = src.stat().st_size
-    assert size > 20_000_000
-    with open(tmp_path / "out.jsonl", "w") as sink:
-        monkeypatch.setattr("sys.stdout", sink)
-        tracemalloc.start()
-        try:
-            assert detect_cmd.main(parse([str(src)])) == 0
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < size / 20, (peak, size)
-    assert sum(1 for _ in open(tmp_path / "out.jsonl")) == 5600
+    peaks, sizes = [], []
+    for lines in (2800, 5600):
+        src = tmp_path / f"big{lines}.jsonl"
+        with open(src, "w", encoding="utf-8") as f:
+            for k in range(lines):
+                f.write(json.dumps({"id": k, "output": unit if k % 50 else HERMES}) + "\n")
+        sizes.append(src.stat().st_size)
+        with open(tmp_path / "out.jsonl", "w") as sink:
+            monkeypatch.setattr("sys.stdout", sink)
+            tracemalloc.start()
+            try:
+                assert detect_cmd.main(parse([str(src)])) == 0
+                peaks.append(tracemalloc.get_traced_memory()[1])
+            finally:
+                tracemalloc.stop()
+        assert sum(1 for _ in open(tmp_path / "out.jsonl")) == lines
+    assert sizes[1] > 20_000_000 and peaks[1] < sizes[1] / 16, (peaks, sizes)
+    assert peaks[1] < peaks[0] * 1.2, peaks  # twice the file, not more memory
 
 
 def test_bad_json_line_names_file_and_line(tmp_path):
@@ -179,6 +181,34 @@ def test_lines_are_what_the_json_module_writes(monkeypatch, binary):
                 for r in records]
     assert written.splitlines() == expected
     assert "NaN" in written and "Infinity" in written and "\\u00e9" in written and "\\ud800" in written
+
+
+@pytest.mark.parametrize("batch", [None, (7, 300)])
+def test_records_detected_in_batches_come_out_in_input_order_as_detected_alone(monkeypatch, batch):
+    """Records are detected in batches, in an order where outputs that start alike follow each other; each
+    line still comes out in input order, as detect() reads that record alone (its tools too), across batch
+    ends set by count or by bytes."""
+    import random
+
+    from harness.detect import detect
+
+    if batch:
+        monkeypatch.setattr(detect_cmd, "_BATCH", batch[0])
+        monkeypatch.setattr(detect_cmd, "_BATCH_BYTES", batch[1])
+    typed = [{"name": "f", "parameters": {"properties": {"n": {"type": "string"}}}}]
+    qwen = "<tool_call>\n<function=f>\n<parameter=n>\n7\n</parameter>\n</function>"
+    rng = random.Random(5)
+    records = [{"id": k, "output": rng.choice(ODD_OUTPUTS + [HERMES, qwen, "Prose.", "<think>a</think>" + HERMES])}
+               for k in range(2 * detect_cmd._BATCH + 9)]
+    for record in records[::3]:
+        record["tools"] = typed
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdin", stdin("".join(json.dumps(r) + "\n" for r in records).encode()))
+    monkeypatch.setattr("sys.stdout", out)
+    assert detect_cmd.main(parse(["-"])) == 0
+    assert out.getvalue().splitlines() == [
+        json.dumps({"id": r["id"], **detect(r["output"], r.get("tools")).to_dict()}, separators=(",", ":"))
+        for r in records]
 
 
 def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
