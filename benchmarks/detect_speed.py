@@ -6,7 +6,7 @@ calls in 16 formats, 5% outputs of 20 KB), through detect() in this process and 
 of --repeat runs, whose figure includes its start-up (also printed alone, as the CPU time of a run on
 empty input). Every figure is outputs per CPU second.
 
-    .venv/bin/python benchmarks/detect_speed.py [--seconds 0.2] [--outputs 20000] [--repeat 3]
+    .venv/bin/python benchmarks/detect_speed.py [--seconds 0.2] [--outputs 20000] [--repeat 5]
 """
 import argparse
 import json
@@ -106,13 +106,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.2, help="time per measurement")
     parser.add_argument("--outputs", type=int, default=20_000, help="outputs in the realistic mix")
-    parser.add_argument("--repeat", type=int, default=3, help="CLI runs; the fastest counts (as for start-up)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="CLI runs, and runs on empty input for start-up; the fastest of each counts")
     args = parser.parse_args()
     realistic = [text for _, text in detect_mix.mix(args.outputs)]
     rate(realistic[:500], 0.05)  # warm-up
     in_process = rate(realistic, args.seconds * 5)
     cli_cpu, cli_wall = min(cli_seconds(realistic) for _ in range(args.repeat))
-    start_up = min(cli_seconds([])[0] for _ in range(3))
+    start_up = min(cli_seconds([])[0] for _ in range(args.repeat))
     n, mean = len(realistic), sum(map(len, realistic)) / len(realistic)
     with_start, steady = n / cli_cpu, n / max(cli_cpu - start_up, 1e-9)
     print(f"realistic mix ({n:,} outputs, mean {mean:,.0f} chars): detect() {in_process:,.0f}/s; "

@@ -46,6 +46,7 @@ FILE_NAME = re.compile(r"BFCL_v(\d+)_(\w+)\.json$")
 
 @dataclass
 class BfclCase:
+    """One imported BFCL case: its suite line and the calls that answer it."""
     case: dict  # one suite line: id, category, messages, tools, expect
     truth: list[ToolCall]  # each parameter's first acceptable value; [] where no call is right
 

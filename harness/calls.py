@@ -8,12 +8,14 @@ Outcome = Literal["call", "malformed", "none"]
 
 @dataclass(slots=True)  # slots: made for every output, and faster to make and read
 class ToolCall:
+    """One call a model made: the tool's name and its arguments."""
     name: str
     arguments: dict | None  # None when the call was cut off before its arguments were complete
 
 
 @dataclass(slots=True)
 class Detection:
+    """What one model output holds: its calls, their format, the outcome, and any near miss."""
     calls: list[ToolCall] = field(default_factory=list)
     format: str | None = None  # stable label such as "hermes_json", "qwen3_coder_xml"
     outcome: Outcome = "none"

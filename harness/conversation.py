@@ -34,6 +34,7 @@ class PriorCall:
 
 @dataclass
 class History:
+    """The calls made so far in a conversation."""
     calls: list[PriorCall] = field(default_factory=list)
 
     def find(self, call_id: str) -> PriorCall | None:

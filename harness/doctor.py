@@ -43,6 +43,7 @@ PROBE_RESULT = {"role": "tool", "tool_call_id": "call12345", "name": PROBE_NAME,
 
 @dataclass
 class Check:
+    """One doctor finding: its status and, when it is not a pass, the fix."""
     id: str
     status: str  # pass | warn | fail
     finding: str

@@ -41,6 +41,7 @@ class Turn:
 
 @dataclass
 class Episode:
+    """A multi-turn case being run: its turns so far, the calls made, the steps still expected."""
     case: Case
     sample: int
     seed: int | None
@@ -55,6 +56,7 @@ class Episode:
 
 @dataclass
 class EpisodeVerdict:
+    """How a multi-turn case ended, and each level's result over its turns."""
     case: Case
     sample: int
     passed: bool

@@ -76,6 +76,7 @@ class Matcher:
 
 @dataclass
 class CallExpect:
+    """One expected call: the tool's name and matchers for its arguments."""
     name: str
     arguments: dict[str, Matcher] | None = None  # None: any arguments are fine
     extra_arguments: str = "forbid"
@@ -83,12 +84,14 @@ class CallExpect:
 
 @dataclass
 class Answer:
+    """What an expected direct answer must say."""
     contains: list[str] = field(default_factory=list)
     regex: str | None = None
 
 
 @dataclass
 class Expectation:
+    """What a case expects of the model, in one of the expectation forms."""
     kind: str  # "direct" | "tool" | "call" | "calls" | "any_of" | "retry" | "any" | "steps" | "response"
     calls: list[CallExpect] = field(default_factory=list)  # one for "call"; the steps for "steps"
     order: str = "any"

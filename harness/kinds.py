@@ -18,6 +18,7 @@ CUE_CHARS = 60
 
 @dataclass(frozen=True)
 class Kind:
+    """The kind of a response (records.KINDS) and what decided it."""
     kind: str  # one of KINDS
     cue: str  # what decided it, for people
     asks: tuple[str, ...] = ()  # the sentences that ask the user for something, verbatim
@@ -25,6 +26,7 @@ class Kind:
 
 @dataclass(frozen=True)
 class Hallucination:
+    """Names and arguments a call used that the offered tools do not declare."""
     tools: list[str]  # called names that are not among the offered tools
     arguments: list[str]  # "tool.argument" for arguments an offered tool's schema does not declare
     offered: int  # how many tools the case offered

@@ -24,6 +24,7 @@ COMMON_OPTIONS = {
 
 @dataclass
 class ModelSpec:
+    """One models.toml entry, checked: the backend, its settings and sampling."""
     name: str
     backend: str = "mlx"
     max_tokens: int = 256

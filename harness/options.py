@@ -9,6 +9,7 @@ from harness.errors import InputError
 
 @dataclass(frozen=True)
 class Option:
+    """One setting's type and allowed values, checked once for files and flags alike."""
     type: type | tuple  # str, int, bool, dict, list, or (int, float) for a number
     help: str = ""
     min: float | None = None

@@ -33,6 +33,7 @@ NOT_IDENTITY_OPTIONS = ("batch_size", "concurrency", "suite", "headers", "timeou
 
 @dataclass
 class RunOutcome:
+    """How a run invocation ended: its folder, what it generated and resumed, its status."""
     run_dir: Path
     generated: int  # records written in this invocation
     resumed: int  # judged records already in the folder

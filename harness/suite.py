@@ -33,6 +33,7 @@ class ScriptEntry:
 
 @dataclass
 class Case:
+    """One case of a suite: its messages, tools and expectation."""
     id: str
     category: str
     messages: list[dict]  # system prompt first when the suite has one
@@ -48,6 +49,7 @@ class Case:
 
 @dataclass
 class Suite:
+    """A loaded and checked suite file."""
     name: str
     path: str
     sha256: str

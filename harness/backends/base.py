@@ -14,6 +14,7 @@ from harness.suite import Case
 
 @dataclass
 class Request:
+    """One generation asked of a backend: a case, its sample and seed, and the turns so far."""
     case: Case
     sample: int = 0
     seed: int | None = None  # this case and sample's own sampling seed (runner.case_seed)
@@ -27,6 +28,7 @@ class Request:
 
 @dataclass
 class Generation:
+    """What a backend returned for one request: the raw output, token counts, timings, or its error."""
     case_id: str
     sample: int
     output: str  # raw text, verbatim (reasoning included)
@@ -58,6 +60,7 @@ class CallProbe:
 
 @dataclass
 class LoadInfo:
+    """What loading a model cost and what the backend found out about it."""
     load_s: float | None = None
     size_bytes: int | None = None
     details: dict = field(default_factory=dict)  # backend-specific facts for the manifest

@@ -41,6 +41,7 @@ class Finished:
 
 @dataclass
 class Group:
+    """Cases generated together: their indices, the prefix they share and the batch size."""
     indices: list[int]
     prefix_tokens: int
     batch_size: int

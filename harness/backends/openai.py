@@ -46,6 +46,7 @@ class Retryable(Exception):
 
 @dataclass
 class Settings:
+    """How to reach an OpenAI-compatible server and how patiently to wait for it."""
     base_url: str
     model: str
     api_key_env: str | None = None

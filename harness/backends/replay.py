@@ -34,6 +34,7 @@ Key = tuple[str, int, int | None]  # case id, sample, assistant turn (None: the 
 
 @dataclass
 class Recording:
+    """The outputs of a replay file or run, by case, sample and turn."""
     path: Path  # the JSONL read
     outputs: dict[Key, dict] = field(default_factory=dict)  # what was recorded, type-checked as a Record
     manifest: Manifest | None = None  # the original run's, when a run folder was replayed

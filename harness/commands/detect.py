@@ -84,8 +84,8 @@ def _run(stream, name: str, interactive: bool) -> None:
 
 def _append_batch(block: bytearray, batch: list, interactive: bool) -> None:
     """The batch's lines, in input order, detected in the order of their outputs' starts."""
-    found = [None] * len(batch)
-    for k in sorted(range(len(batch)), key=lambda k: batch[k][0]["output"][:_SIMILAR]):
+    found, starts = [None] * len(batch), [record["output"][:_SIMILAR] for record, _, _ in batch]
+    for k in sorted(range(len(batch)), key=starts.__getitem__):
         record, tools, _ = batch[k]
         found[k] = detect(record["output"], tools)
     for (record, _, exact), detection in zip(batch, found):

@@ -16,6 +16,7 @@ _NAME_KEYS = ('"name"', "'name'", '"tool_name"')
 
 @dataclass(frozen=True)
 class Fence:
+    """A markdown fence: where its backticks and its body start and end."""
     start: int       # the opening backticks
     end: int         # just after the closing backticks (end of text when never closed)
     body_start: int  # after the opening line

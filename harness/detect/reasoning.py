@@ -22,6 +22,7 @@ TAGS = Tokens([tag for pair in REASONING_PAIRS for tag in pair] + [_ANALYSIS])
 
 @dataclass
 class Split:
+    """An output cut into what is visible and its reasoning."""
     visible: str
     reasoning: list[str] = field(default_factory=list)  # closed (or orphan-closed) spans
     unfinished: str | None = None  # what followed an opener that never closed

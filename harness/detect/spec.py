@@ -26,6 +26,7 @@ class Parsed:
 
 @dataclass(frozen=True)
 class Format:
+    """One tool-call format: its markers, its parser, and what its payload needs and starts with."""
     label: str
     # Substrings that announce the format; () means the format needs the whole answer (no marker).
     markers: tuple[str, ...]

@@ -21,6 +21,7 @@ _JUNK = 16  # characters a garbled closer may hold before its `>`
 
 @dataclass(frozen=True)
 class Dialect:
+    """The tags of one family of XML-style calls."""
     call_prefix: str        # how every call starts, e.g. "<invoke"
     claim: re.Pattern       # matched at the first call: is this text this dialect (or a cut-off start of it)?
     call_open: re.Pattern   # a complete call header; group 1 = tool name

@@ -46,6 +46,7 @@ TOLERANCE = 1e-9  # accuracies are float ratios: 0.95 - 0.9 must not exceed a 0.
 
 @dataclass
 class Rule:
+    """One gate rule: what it measures, its limit, and what the run measured."""
     key: str  # where it is written: "[categories.lint] min_tool"
     what: str  # what it measures: "lint tool accuracy"
     limit: float

@@ -17,6 +17,7 @@ ORDER = EXPECTED + tuple(k for k in KINDS if k not in EXPECTED)
 
 @dataclass
 class KindMetrics:
+    """Expected against produced response kinds: the confusion table and each kind's scores."""
     judged: int  # records with a response kind (unjudged and pre-kind records left out)
     # expected kind -> produced kind -> records; a case accepting several kinds (BFCL irrelevance's
     # any_of) has the row "answer|ask|decline" and stays out of precision, recall and F1

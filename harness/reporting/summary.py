@@ -23,6 +23,7 @@ from harness.text import excerpt
 
 @dataclass
 class Level:
+    """Accuracy at one scoring level."""
     passed: float  # cases passed at this level (fractional: the mean over a case's samples)
     accuracy: float | None
     ci95: tuple[float, float] | None
@@ -30,6 +31,7 @@ class Level:
 
 @dataclass
 class Counts:
+    """Cases, passes and accuracy of one slice of a run, at every level."""
     total: int  # cases
     passed: float
     accuracy: float | None
@@ -45,6 +47,7 @@ class Counts:
 
 @dataclass
 class Failure:
+    """One failed case, as a report lists it."""
     id: str
     category: str
     reason: str | None
@@ -55,6 +58,7 @@ class Failure:
 
 @dataclass
 class Summary:
+    """Everything a report shows about one run."""
     run_dir: str
     suite: str | None
     status: str | None
