@@ -3,10 +3,10 @@
     harness detect [FILE|-]   JSONL records {"output", "id"?, "tools"?} -> one JSON line each
     harness detect --text "…"  one output, printed readably
 
-The input is streamed in lines as harness.jsonl reads them (memory stays bounded by a block and the
-longest line, which may not pass its MAX_LINE_BYTES, whatever the file's size); output is
-written in blocks and flushed at the end, or after every line when the input is an interactive
-terminal. Lines are decoded and encoded by msgspec in C; a line msgspec refuses
+The input is streamed in lines as harness.jsonl reads them and detected in batches of records (memory
+stays bounded by a read block, a batch and the longest line, which may not pass its MAX_LINE_BYTES,
+whatever the file's size); output is written in blocks and flushed at the end, or line by line when the
+input is an interactive terminal. Lines are decoded and encoded by msgspec in C; a line msgspec refuses
 goes to the json module, which reads it as before and names what is wrong with it."""
 import argparse
 import codecs
