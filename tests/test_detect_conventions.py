@@ -207,6 +207,43 @@ def test_token_search_from_any_position_finds_what_one_pass_finds(text):
 
 
 
+def _reasoning_pieces() -> list[str]:
+    """Every reasoning tag, whole and cut in two, what harmony's analysis reads, and what calls are made of."""
+    from harness.detect.reasoning import _ANALYSIS, REASONING_PAIRS
+
+    tags = [tag for pair in REASONING_PAIRS for tag in pair] + [_ANALYSIS]
+    return tags + [t[:k] for t in tags for k in (1, len(t) // 2)] + [t[k:] for t in tags for k in (1, len(t) // 2)] + [
+        "x", "\n", " to=f", "<|message|>", "<|end|>", "<|start|>", "<tool_call>", '{"name": "f", "arguments": {"c": "',
+        '"}}', "</tool_call>", "<function=f>", "<parameter=c>", "</parameter>"]
+
+
+_SPANS = ["", "<think>", "</think>", "<think>a</think>", "<think><tool_call>a</think>", "[THINK]a[/THINK]",
+          "<|channel>a<channel|>", "<seed:think>a</seed:think>", "<thinking>a</thinking>"]
+_CALL_HOLDING_A_TAG = st.sampled_from(["<think>", "</think>", "[/THINK]", "<|channel|>analysis"]).map(
+    lambda tag: '<tool_call>{"name": "f", "arguments": {"c": "' + tag + '"}}</tool_call>')
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.sampled_from(["", "x", " \n"]), st.sampled_from(_SPANS),
+       st.lists(st.sampled_from(_reasoning_pieces()) | _CALL_HOLDING_A_TAG, max_size=8))
+def test_reasoning_read_from_where_the_tags_are_splits_as_cutting_each_pair_does(lead, span, pieces):
+    """split_reasoning reads the commonest shapes (one span opening the text, one closer) from the tags'
+    positions, and detect() looks for no tag inside a call in a text a span opens; cutting out each pair
+    in turn, and looking, give the same split and the same detection."""
+    import harness.detect
+    from harness.detect import reasoning
+
+    text = lead + span + "".join(pieces)
+    tags = reasoning.TAGS.find(text)
+    assert reasoning.split_reasoning(text) == reasoning._split_pairs(text, {tag for _, tag in tags}), text
+    found = detect(text)
+    opening_span, harness.detect.opening_span = harness.detect.opening_span, lambda tags: False
+    try:
+        assert detect(text) == found, text
+    finally:
+        harness.detect.opening_span = opening_span
+
+
 SOUP = ["<tool_call>", "</tool_call>", "<function=", "[TOOL_CALLS]", ">", ">>", ">>>", ">>>>", "Action:", "Action",
         "```tool_code", "``", "functools", "functools[", "[", "<", "<think>", "</think>", "[THINK]",
         "<|channel|>", "analysis", "<|channel|>analysis", "x", " ", "\n"]

@@ -7,7 +7,7 @@ from itertools import islice
 
 from harness.detect.base import Detection, ToolCall
 from harness.detect.cascade import MARKERS, scan
-from harness.detect.reasoning import REASONING_PAIRS, TAGS, split_reasoning
+from harness.detect.reasoning import REASONING_PAIRS, TAGS, opening_span, split_reasoning
 from harness.detect.spec import IN_REASONING, IN_UNFINISHED_REASONING
 from harness.detect.values import NO_SCHEMA, prepared_schema
 
@@ -23,8 +23,9 @@ def detect(text: str, tools: list[dict] | None = None) -> Detection:
         tags = TAGS.find(text)
         if not tags:
             return scan(text, schema)
-        split = split_reasoning(text, {tag for _, tag in tags})
-        found = _tag_inside_call(text, schema, tags) or scan(split.visible, schema)
+        split = split_reasoning(text, tags)
+        # a tag inside a call's arguments follows a marker outside reasoning: none does in a text that a span opens
+        found = (None if opening_span(tags) else _tag_inside_call(text, schema, tags)) or scan(split.visible, schema)
         if found.outcome == "none" and found.near_miss is None:
             if split.unfinished and scan(split.unfinished, schema, near_misses=False).outcome != "none":
                 found.near_miss = IN_UNFINISHED_REASONING

@@ -28,10 +28,31 @@ class Split:
     unfinished: str | None = None  # what followed an opener that never closed
 
 
-def split_reasoning(text: str, tags: set[str] | None = None) -> Split:
-    """`tags`: the reasoning tags in text, when the caller has found them already."""
+_PAIRS = set(REASONING_PAIRS)
+_CLOSERS = {closer for _, closer in REASONING_PAIRS}
+
+
+def split_reasoning(text: str, tags: list[tuple[int, str]] | None = None) -> Split:
+    """`tags`: TAGS.find(text), when the caller has it already. The commonest shapes are read from where
+    the tags are: one span opening the text, or one closer (the template opened the reasoning)."""
+    tags = TAGS.find(text) if tags is None else tags
+    if opening_span(tags):
+        (_, opener), (j, closer) = tags
+        return Split(text[j + len(closer):], [text[len(opener):j]])
+    if len(tags) == 1 and tags[0][1] in _CLOSERS:
+        j, closer = tags[0]
+        return Split(text[j + len(closer):], [text[:j]])
+    return _split_pairs(text, {tag for _, tag in tags})
+
+
+def opening_span(tags: list[tuple[int, str]]) -> bool:
+    """Whether a text's reasoning tags are one span that opens it (`<think>…</think>`, then the answer)."""
+    return len(tags) == 2 and tags[0][0] == 0 and (tags[0][1], tags[1][1]) in _PAIRS
+
+
+def _split_pairs(text: str, present: set[str]) -> Split:
+    """Each pair's spans cut out in turn (`present`: the tags in text)."""
     split = Split(text)
-    present = _present(text) if tags is None else tags
     for opener, closer in REASONING_PAIRS:
         if opener in present or closer in present:
             _remove_pair(split, opener, closer)
