@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REFERENCE_SUITE, ROOT
 
 HEAVY = ("mlx", "mlx_lm", "transformers", "pandas")
@@ -56,3 +58,18 @@ def test_quick_exit_commands_skip_teardown_but_flush_and_keep_their_exit_code(tm
     assert bad.returncode == 2 and "cannot read" in bad.stderr and "teardown" not in bad.stderr
     other = _script("run", str(tmp_path / "missing.toml"), "--model", "demo")
     assert other.returncode == 2 and "teardown" in other.stderr
+
+
+@pytest.mark.parametrize("columns", [None, "120", "0", "-5", "wide"])
+def test_help_width_is_the_one_shutil_gives(monkeypatch, columns):
+    """cli._columns stands in for shutil.get_terminal_size's width: $COLUMNS when positive, else the terminal's."""
+    import shutil
+
+    from harness.cli import _columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.delenv("LINES", raising=False)
+    assert _columns() == shutil.get_terminal_size().columns
